@@ -39,3 +39,66 @@ def contains_answer(text: str, golds: list[str]) -> bool:
     """Whether ``text`` holds one of the answers (folded, spacing ignored)."""
     t = normalize_answer(text)
     return any(normalize_answer(g) and normalize_answer(g) in t for g in golds)
+
+
+# ---- rag eval -----------------------------------------------------------------------
+
+def _doc_matches(doc_id: str, gold_docs: list[str]) -> bool:
+    """Gold docs name a document by its id or by a prefix of its file name."""
+    return not gold_docs or any(doc_id == g or doc_id.startswith(g) for g in gold_docs)
+
+
+def score_item(item: dict, result: dict) -> dict:
+    """Metrics of one question given the ``rag ask --json`` object for it."""
+    golds, docs = item.get("answers", []), item.get("docs", [])
+    answerable = bool(golds)
+    passages = result.get("passages", [])
+    hits = [contains_answer(p.get("cleaned", p["text"]), golds) and _doc_matches(p["source"], docs)
+            for p in passages] if answerable else []
+    first = next((i for i, h in enumerate(hits) if h), None)
+    answers = result.get("answers", [])
+    top = answers[0] if answers else None
+    f1 = best_f1(top["text"], golds) if (top and answerable) else 0.0
+    return dict(
+        answerable=answerable,
+        recall_at_1=float(first == 0), recall_at_5=float(first is not None and first < 5),
+        mrr=1.0 / (first + 1) if first is not None else 0.0,
+        em=exact_match(top["text"], golds) if (top and answerable) else 0.0,
+        f1=f1, hit=float(f1 >= 0.5),
+        citation=float(bool(top) and answerable and f1 >= 0.5 and _doc_matches(top["source"], docs)),
+        answered=float(bool(answers)),
+    )
+
+
+def summarise(rows: list[tuple[dict, dict]]) -> dict:
+    """Aggregate per-question metrics overall, by language and by kind."""
+    def agg(sel):
+        ans = [m for _, m in sel if m["answerable"]]
+        una = [m for _, m in sel if not m["answerable"]]
+        mean = lambda xs, k: round(sum(x[k] for x in xs) / len(xs), 3) if xs else None  # noqa: E731
+        out = dict(n=len(sel), answerable=len(ans), unanswerable=len(una))
+        for k in ("recall_at_1", "recall_at_5", "mrr", "em", "f1", "hit", "citation", "answered"):
+            out[k] = mean(ans, k)
+        out["abstained_unanswerable"] = round(1 - sum(m["answered"] for m in una) / len(una), 3) if una else None
+        return out
+
+    report = dict(overall=agg(rows), by_lang={}, by_kind={})
+    for key, field_ in (("by_lang", "lang"), ("by_kind", "kind")):
+        for value in sorted({item.get(field_, "?") for item, _ in rows}):
+            report[key][value] = agg([r for r in rows if r[0].get(field_, "?") == value])
+    return report
+
+
+def format_report(report: dict) -> str:
+    cols = ("n", "recall_at_1", "recall_at_5", "mrr", "em", "f1", "hit", "citation", "answered",
+            "abstained_unanswerable")
+    head = f"{'':16s}" + "".join(f"{c[:10]:>11s}" for c in cols)
+    lines = [head]
+    def row(name, stats):
+        cells = "".join(f"{'-' if stats[c] is None else stats[c]:>11}" for c in cols)
+        lines.append(f"{name:16s}{cells}")
+    row("overall", report["overall"])
+    for group in ("by_lang", "by_kind"):
+        for name, stats in report[group].items():
+            row(f"{group[3:]}={name}", stats)
+    return "\n".join(lines)

@@ -47,7 +47,7 @@ class IndexLocked(IndexUnusable):
     pass
 
 
-@dataclass
+@dataclass(eq=False)  # identity semantics: one loaded generation is one object
 class Index:
     """A loaded, validated index generation."""
 

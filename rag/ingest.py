@@ -1,8 +1,10 @@
 """Ingest: files → documents → chunks → vectors → a new index generation, incrementally.
 
 Unchanged documents (same bytes, same model, same chunker) keep their chunks and
-vectors; changed and new ones are processed; documents no longer among the inputs are
-dropped (unless ``add`` is set, as for uploads). Bad files are reported, never indexed.
+vectors; changed and new ones are processed; documents that were ingested from under
+one of the given paths and are no longer there are dropped. Documents from elsewhere
+are kept. A bad file is reported and never indexed; if an earlier version of it is in
+the index, that version stays.
 """
 
 from __future__ import annotations
@@ -58,10 +60,15 @@ def _previous(cfg: Config, settings: dict, rebuild: bool):
     return old if same else None
 
 
-def ingest(paths: list[Path], cfg: Config, add: bool = False, rebuild: bool = False,
-           progress: bool = True) -> IngestReport:
+def _under(path: str, roots: list[Path]) -> bool:
+    p = Path(path).resolve()
+    return any(p == r or r in p.parents for r in roots)
+
+
+def ingest(paths: list[Path], cfg: Config, rebuild: bool = False, progress: bool = True) -> IngestReport:
     """Bring the index at ``cfg.index_dir`` in line with ``paths``."""
     report = IngestReport()
+    roots = [Path(p).resolve() for p in paths]
     files = find_files([Path(p) for p in paths])
     settings = index_settings(cfg)
     with write_lock(Path(cfg.index_dir)):
@@ -70,7 +77,7 @@ def ingest(paths: list[Path], cfg: Config, add: bool = False, rebuild: bool = Fa
         docs: dict[str, Document] = {}
         for path in tqdm(files, desc="Reading", unit="file", disable=not progress):
             try:
-                doc = load_document(path, int(cfg.max_file_mb * 1e6))
+                doc = load_document(path.resolve(), int(cfg.max_file_mb * 1e6))
             except DocumentError as exc:
                 report.errors.append(str(exc))
                 log.error("skipped %s", exc)
@@ -79,9 +86,9 @@ def ingest(paths: list[Path], cfg: Config, add: bool = False, rebuild: bool = Fa
                 report.errors.append(f"{path}: another file named {doc.doc_id} is already in this ingest; rename one")
                 continue
             docs[doc.doc_id] = doc
-        if add:
-            for doc_id, doc in old_docs.items():
-                docs.setdefault(doc_id, doc)
+        for doc_id, doc in old_docs.items():  # kept: from elsewhere, or now unreadable
+            if doc_id not in docs and (not _under(doc.path, roots) or Path(doc.path).exists()):
+                docs[doc_id] = doc
         kept: dict[str, list[int]] = {}  # doc id → its chunk rows in the old index
         if old:
             for row, chunk in enumerate(old.chunks):

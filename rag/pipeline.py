@@ -1,0 +1,117 @@
+"""The question-answering pipeline: retrieval → reading → answers, one ``run`` per question."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .answer import Answer, assemble, passage_json
+from .config import Config
+from .index import Index, load_index
+from .reader import make_reader
+from .retrieval import Filters, Passage, Retriever
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND = "Not found in the documents."
+
+
+class QuestionError(ValueError):
+    """A question that cannot be asked (empty, too long, not text)."""
+
+
+@dataclass
+class Result:
+    question: str
+    answers: list[Answer]
+    passages: list[Passage]
+    timings_ms: dict = field(default_factory=dict)
+
+    def to_json(self, index: Index) -> dict:
+        return dict(question=self.question, answers=[a.to_json() for a in self.answers],
+                    passages=[passage_json(index, p) for p in self.passages])
+
+
+class QA:
+    """Loads the index and models once (``warm_up``); answers with ``run``.
+
+    The live index is re-read when another process replaces it (``refresh``), so a
+    running server picks up an ingest atomically.
+    """
+
+    def __init__(self, cfg: Config | None = None, threshold: float = 0.5):
+        self.cfg = cfg or Config.from_env()
+        self.threshold = threshold
+        self.reader = make_reader(self.cfg)
+        self._index: Index | None = None
+        self._retriever: Retriever | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def index(self) -> Index:
+        self.refresh()
+        return self._index
+
+    def refresh(self) -> None:
+        """Load the index if it is new on disk (cheap check of the CURRENT pointer)."""
+        from .index import current_generation
+
+        gen = current_generation(self.cfg.index_dir)
+        if self._index is not None and gen == self._index.path:
+            return
+        with self._lock:
+            if self._index is None or gen != self._index.path:
+                from .models import embedder_checksum
+
+                index = load_index(self.cfg.index_dir, embedder_sha256=embedder_checksum())
+                self._retriever = Retriever(index, self.cfg)
+                self._index = index
+                log.info("index %s loaded: %d documents, %d chunks", index.generation,
+                         len(index.documents), len(index.chunks))
+
+    def warm_up(self) -> "QA":
+        self.refresh()
+        self._retriever.embedder.queries(["warm up"])
+        self.reader.warm_up()
+        return self
+
+    def run(self, question: str, top_k: int | None = None, filters: Filters | None = None) -> Result:
+        question = validate_question(question, self.cfg.max_question_chars)
+        self.refresh()
+        retriever, index = self._retriever, self._index
+        t0 = time.perf_counter()
+        passages = retriever.run(question, top_k or self.cfg.top_k, filters)
+        t1 = time.perf_counter()
+        spans = self.reader.run(question, passages)
+        answers = assemble(index, spans, self.cfg.answers, self.threshold)
+        t2 = time.perf_counter()
+        return Result(question, answers, passages,
+                      dict(retrieval=round(1000 * (t1 - t0), 1), reading=round(1000 * (t2 - t1), 1)))
+
+
+def validate_question(question, limit: int) -> str:
+    if not isinstance(question, str):
+        raise QuestionError("the question must be text")
+    question = question.strip()
+    if not question:
+        raise QuestionError("the question is empty; type a question")
+    if len(question) > limit:
+        raise QuestionError(f"the question is {len(question)} characters, over the {limit} limit; "
+                            "shorten it (or raise RAG_MAX_QUESTION_CHARS)")
+    return question
+
+
+def ensure_index(cfg: Config) -> None:
+    """Build the default index from the bundled corpus when there is none yet."""
+    from .index import current_generation
+    from .ingest import ingest
+
+    if current_generation(cfg.index_dir) is None:
+        corpus = Path(cfg.corpus_dir)
+        if not corpus.is_dir():
+            return
+        log.info("No index at %s yet: building it from %s", cfg.index_dir, corpus)
+        ingest([corpus], cfg)

@@ -1,0 +1,76 @@
+"""Quote lookup: where does this fragment come from?
+
+Exact matching ignores script (traditional = simplified), case, spacing and
+punctuation: both sides are reduced to a *skeleton* of folded letters and digits that
+remembers each character's position in the cleaned text. A fragment with no exact
+match (a paraphrase, a translation) falls back to retrieval, with the longest common
+stretch of the skeletons marking the place in each passage.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from dataclasses import dataclass
+
+from .index import Index
+from .language import fold
+from .retrieval import Retriever
+
+
+@dataclass(frozen=True)
+class QuoteMatch:
+    source: str
+    start: int  # original offsets
+    end: int
+    text: str  # original_text[start:end]
+    score: float  # 1.0 exact; else the share of the fragment found, or retrieval similarity
+    exact: bool
+
+    def to_json(self) -> dict:
+        return dict(source=self.source, start=self.start, end=self.end, text=self.text,
+                    score=round(self.score, 4), exact=self.exact)
+
+
+def skeleton(text: str) -> tuple[str, list[int]]:
+    """Folded letters and digits of ``text`` and the index of each in ``text``."""
+    folded = fold(text)
+    keep = [i for i, ch in enumerate(folded) if ch.isalnum()]
+    return "".join(folded[i] for i in keep), keep
+
+
+@functools.lru_cache(maxsize=8)
+def _skeletons(index: Index) -> dict[str, tuple[str, list[int]]]:
+    return {doc_id: skeleton(doc.cleaned.text) for doc_id, doc in index.documents.items()}
+
+
+def _match(index: Index, doc_id: str, c0: int, c1: int, score: float, exact: bool) -> QuoteMatch:
+    doc = index.documents[doc_id]
+    start, end = doc.cleaned.original_span(c0, c1)
+    return QuoteMatch(doc_id, start, end, doc.original[start:end], score, exact)
+
+
+def find_quote(index: Index, retriever: Retriever, fragment: str, limit: int = 5) -> list[QuoteMatch]:
+    """Best places for ``fragment``: exact matches first, then the closest passages."""
+    frag, _ = skeleton(fragment)
+    if not frag:
+        return []
+    out: list[QuoteMatch] = []
+    for doc_id, (sk, pos) in _skeletons(index).items():
+        at = sk.find(frag)
+        while at >= 0 and len(out) < limit:
+            out.append(_match(index, doc_id, pos[at], pos[at + len(frag) - 1] + 1, 1.0, True))
+            at = sk.find(frag, at + 1)
+    if out:
+        return out[:limit]
+    for p in retriever.run(fragment, top_k=limit):
+        sk, pos = skeleton(p.chunk.text)
+        m = difflib.SequenceMatcher(None, frag, sk, autojunk=False).find_longest_match(0, len(frag), 0, len(sk))
+        base = p.chunk.clean_start
+        if m.size >= max(2, len(frag) // 4):
+            c0, c1 = base + pos[m.b], base + pos[m.b + m.size - 1] + 1
+            score = m.size / len(frag)
+        else:  # no shared stretch (another language): cite the passage itself
+            c0, c1, score = p.chunk.clean_start, p.chunk.clean_end, max(0.0, p.dense)
+        out.append(_match(index, p.chunk.doc_id, c0, c1, score, False))
+    return out

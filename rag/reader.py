@@ -1,0 +1,131 @@
+"""Readers: from retrieved passages, the exact spans that answer the question.
+
+Two readers behind one interface (``run(question, passages) -> list[Span]``), chosen by
+``Config.reader``:
+
+- ``neural``: the QA head trained on the e5-small encoder (``rag train-reader``); start/end
+  logits over sliding windows, a span's confidence is ``sigmoid(span − null)`` scaled by the
+  calibration stored with the weights;
+- ``sentence``: the baseline, the clause of the top passages closest to the question.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import Config
+from .retrieval import Passage
+
+_CLAUSE_END = re.compile(r"[。！？!?；;\n]+|(?<=[a-z0-9)\]])\.(?=\s)")
+
+
+@dataclass(frozen=True)
+class Span:
+    """A candidate answer: ``[start, end)`` in the passage's document *cleaned* text."""
+
+    passage: Passage
+    start: int
+    end: int
+    score: float  # confidence in [0, 1]
+
+
+def _clauses(passage: Passage) -> list[tuple[int, int]]:
+    """(start, end) of clauses in document cleaned-text coordinates."""
+    text, base, out, pos = passage.chunk.text, passage.chunk.clean_start, [], 0
+    for m in _CLAUSE_END.finditer(text):
+        out.append((pos, m.start()))
+        pos = m.end()
+    out.append((pos, len(text)))
+    spans = []
+    for s, e in out:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e - s >= 2:
+            spans.append((base + s, base + e))
+    return spans
+
+
+class SentenceReader:
+    """Baseline: the clause most similar to the question (e5 cosine), from the top passages."""
+
+    def __init__(self, cfg: Config, passages_read: int = 3):
+        from .embeddings import Embedder
+
+        self.cfg, self.passages_read = cfg, passages_read
+        self.embedder = Embedder(cfg)
+
+    def warm_up(self) -> None:
+        self.embedder.queries(["warm up"])
+
+    def run(self, question: str, passages: list[Passage]) -> list[Span]:
+        items = [(p, s, e) for p in passages[: self.passages_read] for s, e in _clauses(p)]
+        if not items:
+            return []
+        texts = [p.chunk.text[s - p.chunk.clean_start:e - p.chunk.clean_start] for p, s, e in items]
+        q = self.embedder.queries([question])
+        c = self.embedder.passages(texts)
+        sims = sum(c[f] @ q[f][0] for f in q) / len(q)
+        order = np.argsort(-sims)
+        # the baseline's confidence is its cosine rescaled; it abstains below 0.5
+        return [Span(items[i][0], items[i][1], items[i][2], float(np.clip((sims[i] - 0.3) * 2, 0, 1)))
+                for i in order[: self.cfg.answers * 2]]
+
+
+class NeuralReader:
+    """The trained extractive QA model, reading the top passages in sliding windows."""
+
+    def __init__(self, cfg: Config, passages_read: int = 5):
+        self.cfg, self.passages_read = cfg, passages_read
+        self._model = self._tokenizer = None
+        self.calibration = dict(scale=1.0, bias=0.0)
+
+    def warm_up(self) -> None:
+        if self._model is not None:
+            return
+        from transformers import AutoTokenizer
+
+        from .models import ensure_embedder, load_reader_model
+
+        model, meta = load_reader_model(self.cfg)
+        self._model = model
+        self._tokenizer = AutoTokenizer.from_pretrained(str(ensure_embedder(self.cfg)), local_files_only=True)
+        self.calibration.update(meta.get("calibration", {}))
+
+    def run(self, question: str, passages: list[Passage]) -> list[Span]:
+        import torch
+
+        from .qa_model import encode_windows, span_candidates
+
+        self.warm_up()
+        read = passages[: self.passages_read]
+        if not read:
+            return []
+        contexts = [p.chunk.text for p in read]
+        enc = encode_windows(self._tokenizer, [question] * len(read), contexts)
+        with torch.inference_mode():
+            out = self._model(input_ids=torch.from_numpy(enc["input_ids"]),
+                              attention_mask=torch.from_numpy(enc["attention_mask"]))
+        cands = span_candidates(enc, out.start_logits.numpy(), out.end_logits.numpy(),
+                                top_n=3, contexts=contexts)
+        a, b = self.calibration["scale"], self.calibration["bias"]
+        spans = []
+        for c in cands:
+            p = read[c.context_index]
+            conf = 1.0 / (1.0 + math.exp(-(a * (c.score - c.null_score) + b)))
+            spans.append(Span(p, p.chunk.clean_start + c.start, p.chunk.clean_start + c.end, conf))
+        spans.sort(key=lambda s: -s.score)
+        return spans
+
+
+def make_reader(cfg: Config):
+    """The reader named by ``cfg.reader`` (one line of configuration to switch)."""
+    readers = {"neural": NeuralReader, "sentence": SentenceReader}
+    if cfg.reader not in readers:
+        raise ValueError(f"unknown reader '{cfg.reader}'; choose one of {sorted(readers)}")
+    return readers[cfg.reader](cfg)
