@@ -68,7 +68,7 @@ def decode_bytes(data: bytes, path: Path | str = "<bytes>") -> str:
 
 def html_text(markup: str) -> str:
     """Visible text of an HTML page, one block per line; scripts and styles dropped."""
-    from selectolax.parser import HTMLParser
+    from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
     tree = HTMLParser(markup)
     for node in tree.css("script, style, noscript, template, svg, iframe, head"):

@@ -78,6 +78,7 @@ def _bm25_scores(bm25, tokens: list[str], k: int) -> dict[int, float]:
     tokens = [t for t in tokens if t in bm25.vocab_dict]
     if not tokens or k <= 0:
         return {}
+    k = min(k, int(bm25.scores["num_docs"]))
     ids, scores = bm25.retrieve([tokens], k=k, show_progress=False, n_threads=1)
     return {int(i): float(s) for i, s in zip(ids[0], scores[0]) if s > 0}
 

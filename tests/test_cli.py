@@ -1,0 +1,77 @@
+"""The command line as users and other tools call it."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+
+def rag(*args, stdin: bytes | None = None, timeout=600):
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    return subprocess.run([sys.executable, "-m", "rag.cli", "-q", *args], input=stdin,
+                          capture_output=True, timeout=timeout, env=env)
+
+
+def test_batch_contract_with_malformed_lines(cfg, built_index):
+    lines = ["Which deep learning framework does FAIR rely on?".encode(), b"", b"\xff\xfe bad utf-8",
+             "字节跳动AI Lab在架构上直接属于哪个部门?".encode()]
+    proc = rag("ask", "--json", "-", "--index", str(cfg.index_dir), "--reader", "sentence",
+               stdin=b"\n".join(lines) + b"\n")
+    assert proc.returncode == 0, proc.stderr.decode()
+    out = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert len(out) == 4
+    assert "error" in out[1] and "empty" in out[1]["error"]
+    assert "error" in out[2] and "UTF-8" in out[2]["error"]
+    for obj in (out[0], out[3]):
+        assert "error" not in obj and set(obj) >= {"question", "answers", "passages"}
+        for p in obj["passages"]:
+            assert set(p) >= {"text", "source", "start", "end", "score"}
+        for a in obj["answers"]:
+            assert set(a) >= {"text", "score", "source", "start", "end", "quote"}
+            assert 0.0 <= a["score"] <= 1.0
+
+
+def test_search_json(cfg, built_index):
+    proc = rag("search", "神仙們歸隱山林", "--json", "--index", str(cfg.index_dir))
+    assert proc.returncode == 0, proc.stderr.decode()
+    match = json.loads(proc.stdout)["matches"][0]
+    assert match["exact"] and match["source"].startswith("003") and match["text"] == "神仙们归隐山林"
+
+
+@pytest.mark.parametrize("damage", ["truncate", "manifest", "version", "pointer"])
+def test_damaged_index_gives_clear_error_and_exit_2(cfg, built_index, tmp_path, damage):
+    from rag.index import current_generation
+
+    broken = tmp_path / "index"
+    shutil.copytree(cfg.index_dir, broken)
+    gen = current_generation(broken)
+    if damage == "truncate":
+        (gen / "e5.npy").write_bytes((gen / "e5.npy").read_bytes()[:100])
+    elif damage == "manifest":
+        (gen / "manifest.json").write_text("{not json")
+    elif damage == "version":
+        manifest = json.loads((gen / "manifest.json").read_text())
+        (gen / "manifest.json").write_text(json.dumps(dict(manifest, format_version=999)))
+    else:
+        (broken / "CURRENT").write_text("gen-does-not-exist\n")
+    proc = rag("ask", "anything", "--index", str(broken))
+    assert proc.returncode == 2
+    err = proc.stderr.decode()
+    assert "rag ingest" in err and "Traceback" not in err
+
+
+def test_ingest_rejects_bad_file_and_keeps_index(cfg, built_index, tmp_path):
+    from rag.index import current_generation
+
+    index = tmp_path / "index"
+    shutil.copytree(cfg.index_dir, index)
+    before = current_generation(index)
+    bad = tmp_path / "photo.txt"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    proc = rag("ingest", str(bad), "--index", str(index))
+    assert proc.returncode == 1
+    assert "photo.txt" in proc.stderr.decode() and "binary" in proc.stderr.decode()
+    assert current_generation(index) == before

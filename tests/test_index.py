@@ -1,0 +1,52 @@
+"""Incremental ingest, atomic generations and the writer lock."""
+
+import shutil
+
+import pytest
+
+from rag.index import IndexLocked, current_generation, load_index, write_lock
+from rag.ingest import ingest
+
+from .conftest import corpus_files
+
+
+def test_incremental_ingest(cfg, built_index, tmp_path):
+    from dataclasses import replace
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for path in corpus_files()[3:]:
+        shutil.copy(path, docs)
+    local = replace(cfg, index_dir=tmp_path / "index")
+    first = ingest([docs], local, progress=False)
+    assert sorted(first.added) == sorted(p.name for p in corpus_files()[3:])
+    again = ingest([docs], local, progress=False)
+    assert not again.changed and again.generation == first.generation
+
+    (docs / "new.md").write_text("# Catatan\n\nLi Lei pindah ke UCSB pada tahun 2021 sebagai asisten profesor.\n")
+    target = docs / corpus_files()[4].name
+    target.write_text(target.read_text() + "\nTambahan paragraf baru tentang laboratorium AI.\n")
+    (docs / corpus_files()[3].name).unlink()
+    third = ingest([docs], local, progress=False)
+    assert third.added == ["new.md"] and third.updated == [target.name]
+    assert third.removed == [corpus_files()[3].name]
+    index = load_index(local.index_dir)
+    assert set(index.documents) == {"new.md", target.name}
+    assert all(c.doc_id in index.documents for c in index.chunks)
+
+
+def test_interrupted_write_leaves_previous_generation_live(cfg, built_index, tmp_path):
+    index = tmp_path / "index"
+    shutil.copytree(cfg.index_dir, index)
+    live = current_generation(index)
+    # a writer that died before switching CURRENT leaves only a temp directory behind
+    (index / ".tmp-gen-crashed").mkdir()
+    (index / ".tmp-gen-crashed" / "chunks.jsonl").write_text("half")
+    assert load_index(index).path == live
+
+
+def test_second_writer_is_refused(tmp_path):
+    with write_lock(tmp_path):
+        with pytest.raises(IndexLocked, match="another ingest"):
+            with write_lock(tmp_path):
+                pass

@@ -1,0 +1,86 @@
+"""End to end on the seed corpus: real models, real faiss, real files."""
+
+import pytest
+
+from rag.answer import assemble, cite
+from rag.pipeline import QuestionError
+from rag.quotes import find_quote
+from rag.reader import Span
+from rag.retrieval import Filters
+
+
+def test_every_chunk_points_at_its_original_text(built_index):
+    for chunk in built_index.chunks:
+        doc = built_index.documents[chunk.doc_id]
+        assert doc.cleaned.text[chunk.clean_start:chunk.clean_end] == chunk.text
+        start, end = doc.cleaned.original_span(chunk.clean_start, chunk.clean_end)
+        assert (start, end) == (chunk.start, chunk.end)
+        assert doc.original[start] == chunk.text[0] and doc.original[end - 1] == chunk.text[-1]
+
+
+QUESTIONS = [
+    "Who was the head of the DAMO Academy autonomous driving lab who left Alibaba?",
+    "周伯文是哪一年出任京东集团副总裁的?",
+    "Siapa direktur ByteDance AI Labs yang bergabung dengan UCSB?",
+    "Which deep learning framework does FAIR rely on?",
+]
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_answers_and_passages_cite_exact_original_text(qa, question):
+    result = qa.run(question)
+    data = result.to_json(qa.index)
+    assert data["passages"], "retrieval returned nothing"
+    for p in data["passages"]:
+        assert qa.index.documents[p["source"]].original[p["start"]:p["end"]] == p["text"]
+    for a in data["answers"]:
+        for c in a["citations"]:
+            original = qa.index.documents[c["source"]].original
+            assert original[c["start"]:c["end"]] == c["original"]
+            lo, hi = c["answer_in_quote"]
+            assert c["quote"][lo:hi] == a["text"]
+
+
+def test_english_question_retrieves_chinese_passage(qa):
+    result = qa.run("Where did Wang Gang work as a tenured professor before joining Alibaba?")
+    assert any("南洋理工" in p.chunk.text for p in result.passages)
+
+
+def test_same_answer_in_two_documents_is_one_answer_with_two_citations(qa):
+    index = qa.index
+    # 王剛 (traditional, doc 000) and 王刚 (simplified, doc 002): one answer, two citations
+    spans = []
+    for doc_id, name in (("000", "王剛"), ("002", "王刚")):
+        passage = next(p for p in qa.run("Wang Gang left Alibaba DAMO Academy", top_k=20).passages
+                       if p.chunk.doc_id.startswith(doc_id) and name in p.chunk.text)
+        at = passage.chunk.clean_start + passage.chunk.text.index(name)
+        spans.append(Span(passage, at, at + 2, 0.9))
+    answers = assemble(index, spans, limit=3, threshold=0.5)
+    assert len(answers) == 1 and len(answers[0].citations) == 2
+    assert {c.source[:3] for c in answers[0].citations} == {"000", "002"}
+    assert cite(index, spans[0]).original == "王剛"
+
+
+def test_quote_lookup_folds_traditional_and_simplified(qa):
+    matches = find_quote(qa.index, qa._retriever, "又要马儿跑又要马儿不吃草")  # simplified; source is traditional
+    assert matches and matches[0].exact and matches[0].source.startswith("001")
+    assert matches[0].text == "又要馬兒跑又要馬兒不吃草"
+    assert qa.index.documents[matches[0].source].original[matches[0].start:matches[0].end] == matches[0].text
+
+
+def test_quote_lookup_in_indonesian_and_across_spacing(qa):
+    m = find_quote(qa.index, qa._retriever, "pemahaman bahasa alami")[0]
+    assert m.exact and m.source.startswith("004")
+    m = find_quote(qa.index, qa._retriever, "2022年3月14日")[0]  # the source writes "2022 年 3 月 14 日"
+    assert m.exact and m.text == "2022 年 3 月 14 日"
+
+
+def test_filters_restrict_sources(qa):
+    result = qa.run("AI Lab", top_k=5, filters=Filters(doc_ids=frozenset({"004_17511823034d1328.txt"})))
+    assert result.passages and {p.chunk.doc_id for p in result.passages} == {"004_17511823034d1328.txt"}
+
+
+@pytest.mark.parametrize("question", ["", "   ", "x" * 20000])
+def test_bad_questions_are_refused(qa, question):
+    with pytest.raises(QuestionError):
+        qa.run(question)
