@@ -1,4 +1,4 @@
-"""Command line: ``rag ingest | ask | search | eval | train-reader``.
+"""Command line: ``rag ingest | ask | search | eval | serve | train-reader``.
 
 Exit codes: 0 success; 1 some input was rejected (the rest was done); 2 unusable index,
 models or arguments.
@@ -130,6 +130,8 @@ def cmd_search(args) -> int:
 
 def cmd_eval(args) -> int:
     from .evaluation import format_report, score_item, summarise
+    from .quotes import find_quote
+    from .retrieval import quoted_fragments
 
     qa = _qa(_config(args), default_index=args.index is None)
     rows = []
@@ -143,12 +145,23 @@ def cmd_eval(args) -> int:
             log.error("%s line %d is not a JSON object with a 'question'; skipped", args.file, n)
             continue
         result = qa.run(question, max(5, args.top_k or 5)).to_json(qa.index)
-        rows.append((item, score_item(item, result)))
+        quotes = None
+        if item.get("kind") == "quote":
+            fragment = (quoted_fragments(question) or [question])[0]
+            quotes = [m.source for m in find_quote(qa.index, qa._retriever, fragment)]
+        rows.append((item, score_item(item, result, quotes)))
     report = summarise(rows)
     if args.json:
         _emit(report)
     else:
         print(format_report(report))
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from ui.app import serve
+
+    serve(_config(args), host=args.host, port=args.port)
     return 0
 
 
@@ -200,6 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file", type=Path)
     s.add_argument("--top-k", type=int, default=None)
     s.add_argument("--json", action="store_true", help="print the report as JSON")
+    s.add_argument("--reader", choices=["neural", "sentence"], default=None)
+
+    s = verb("serve", cmd_serve, "Start the chat app in the browser (gradio).")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
+    s.add_argument("--port", type=int, default=7860)
     s.add_argument("--reader", choices=["neural", "sentence"], default=None)
 
     s = verb("train-reader", cmd_train_reader, "Train the extractive reader (resumable) and export its weights.")

@@ -48,8 +48,9 @@ def _doc_matches(doc_id: str, gold_docs: list[str]) -> bool:
     return not gold_docs or any(doc_id == g or doc_id.startswith(g) for g in gold_docs)
 
 
-def score_item(item: dict, result: dict) -> dict:
-    """Metrics of one question given the ``rag ask --json`` object for it."""
+def score_item(item: dict, result: dict, quote_sources: list[str] | None = None) -> dict:
+    """Metrics of one question given its ``rag ask --json`` object (and, for quote
+    questions, the sources ``rag search`` found for it, best first)."""
     golds, docs = item.get("answers", []), item.get("docs", [])
     answerable = bool(golds)
     passages = result.get("passages", [])
@@ -67,6 +68,7 @@ def score_item(item: dict, result: dict) -> dict:
         f1=f1, hit=float(f1 >= 0.5),
         citation=float(bool(top) and answerable and f1 >= 0.5 and _doc_matches(top["source"], docs)),
         answered=float(bool(answers)),
+        quote_top1=None if quote_sources is None else float(bool(quote_sources) and _doc_matches(quote_sources[0], docs)),
     )
 
 
@@ -79,6 +81,8 @@ def summarise(rows: list[tuple[dict, dict]]) -> dict:
         out = dict(n=len(sel), answerable=len(ans), unanswerable=len(una))
         for k in ("recall_at_1", "recall_at_5", "mrr", "em", "f1", "hit", "citation", "answered"):
             out[k] = mean(ans, k)
+        quotes = [m for _, m in sel if m.get("quote_top1") is not None]
+        out["quote_top1"] = mean(quotes, "quote_top1")
         out["abstained_unanswerable"] = round(1 - sum(m["answered"] for m in una) / len(una), 3) if una else None
         return out
 
@@ -91,8 +95,10 @@ def summarise(rows: list[tuple[dict, dict]]) -> dict:
 
 def format_report(report: dict) -> str:
     cols = ("n", "recall_at_1", "recall_at_5", "mrr", "em", "f1", "hit", "citation", "answered",
-            "abstained_unanswerable")
-    head = f"{'':16s}" + "".join(f"{c[:10]:>11s}" for c in cols)
+            "abstained_unanswerable", "quote_top1")
+    names = dict(recall_at_1="R@1", recall_at_5="R@5", answered="answered", abstained_unanswerable="abstain",
+                 quote_top1="quote@1")
+    head = f"{'':16s}" + "".join(f"{names.get(c, c):>11s}" for c in cols)
     lines = [head]
     def row(name, stats):
         cells = "".join(f"{'-' if stats[c] is None else stats[c]:>11}" for c in cols)

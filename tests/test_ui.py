@@ -1,0 +1,158 @@
+"""The gradio app, started for real and driven in Debian's Chromium (and by gradio_client)."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(cfg, built_index, tmp_path_factory):
+    index = tmp_path_factory.mktemp("ui") / "index"
+    shutil.copytree(cfg.index_dir, index)
+    port = free_port()
+    log = open(index.parent / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--index", str(index),
+                             "--reader", "sentence"], stdout=log, stderr=subprocess.STDOUT,
+                            env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError((index.parent / "server.log").read_text())
+            time.sleep(1)
+    else:
+        proc.kill()
+        raise RuntimeError("the app did not start within 300 s:\n" + (index.parent / "server.log").read_text())
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "install Debian's chromium: apt-get install -y chromium"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server, wait_until="load")
+    page.wait_for_selector("#question textarea", timeout=60_000)
+    yield page
+    page.close()
+
+
+def ask(page, question: str):
+    bot = '#chat [data-testid="bot"]'
+    before = page.locator(bot).count()
+    page.fill("#question textarea", question)
+    page.click("#ask")
+    page.wait_for_function(f"document.querySelectorAll('{bot}').length > {before}", timeout=120_000)
+    return page.locator(bot).last
+
+
+def test_english_question_gets_bold_answer_with_highlighted_citation(page):
+    reply = ask(page, "Where did Wang Gang work as a tenured professor before joining Alibaba?")
+    assert reply.locator("strong").first.inner_text().strip()
+    assert reply.locator("mark").count() >= 1
+    assert "confidence" in reply.inner_text()
+    assert ".txt" in reply.inner_text()
+    page.wait_for_selector("#context .token.highlighted", timeout=30_000)
+    shot = os.environ.get("RAG_SCREENSHOT")
+    if shot:
+        page.screenshot(path=shot, full_page=False)
+    # the citation stays attached to its message after the next turn
+    ask(page, "Which deep learning framework does FAIR rely on?")
+    assert page.locator('#chat [data-testid="bot"]').first.locator("mark").count() >= 1
+
+
+def test_off_topic_question_is_not_found(page):
+    reply = ask(page, "What is the boiling point of tungsten in kelvin?")
+    assert "Not found in the documents" in reply.inner_text()
+
+
+def test_quote_finder_matches_simplified_to_traditional(page):
+    page.get_by_role("tab", name="Quote finder").click()
+    page.fill("#fragment textarea", "又要马儿跑又要马儿不吃草")
+    page.click("#find")
+    page.wait_for_selector("#quotes mark", timeout=60_000)
+    text = page.inner_text("#quotes")
+    assert "001_299ef1fff7c01911.txt" in text and "exact match" in text and "又要馬兒跑" in text
+
+
+def test_upload_then_ask_and_bad_upload_is_refused(page, tmp_path):
+    page.get_by_role("tab", name="Documents").click()
+    good = tmp_path / "catatan lab.txt"
+    good.write_text("Laboratorium Zamrud dipimpin oleh Profesor Kinanti Larasati sejak tahun 2019. "
+                    "Laboratorium itu meneliti pertanian pintar di Bandung.\n", encoding="utf-8")
+    page.set_input_files("#upload input[type=file]", str(good))
+    page.wait_for_function("document.querySelector('#upload-status').innerText.includes('Indexed')", timeout=180_000)
+    assert "catatan_lab.txt" in page.inner_text("#documents")
+    page.get_by_role("tab", name="Ask").click()
+    reply = ask(page, "Siapa yang memimpin Laboratorium Zamrud?")
+    assert "catatan_lab.txt" in reply.inner_text()
+
+    page.get_by_role("tab", name="Documents").click()
+    bad = tmp_path / "image.txt"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(300))
+    page.set_input_files("#upload input[type=file]", str(bad))
+    page.wait_for_function("document.querySelector('#upload-status').innerText.includes('binary')", timeout=120_000)
+    assert "image.txt" not in page.inner_text("#documents")
+
+
+def test_document_text_is_escaped(server, tmp_path, browser):
+    from gradio_client import Client, handle_file  # noqa: F401
+
+    hostile = tmp_path / "hostile.html"
+    hostile.write_text("<p>Profesor Bima memimpin &lt;script&gt;window.pwned=1&lt;/script&gt; "
+                       "lab robotika &lt;img src=x onerror=window.pwned=2&gt; di Jakarta.</p>")
+    page = browser.new_page()
+    page.goto(server, wait_until="load")
+    page.wait_for_selector("#question textarea", timeout=60_000)
+    page.get_by_role("tab", name="Documents").click()
+    page.set_input_files("#upload input[type=file]", str(hostile))
+    page.wait_for_function("document.querySelector('#upload-status').innerText.includes('Indexed')", timeout=180_000)
+    page.get_by_role("tab", name="Ask").click()
+    ask(page, "Siapa yang memimpin lab robotika di Jakarta?")
+    assert page.evaluate("window.pwned === undefined")
+    page.close()
+
+
+def test_gradio_client_returns_the_cli_json(server):
+    from gradio_client import Client
+
+    client = Client(server, verbose=False)
+    data = client.predict("Which deep learning framework does FAIR rely on?", 5, [], [], api_name="/ask")
+    assert set(data) >= {"question", "answers", "passages"}
+    assert data["passages"] and set(data["passages"][0]) >= {"text", "source", "start", "end", "score"}
+    found = client.predict("神仙們歸隱山林", 5, api_name="/search")
+    assert found["matches"][0]["exact"] and found["matches"][0]["source"].startswith("003")
+    json.dumps(data)

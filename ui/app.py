@@ -1,0 +1,147 @@
+"""The gradio app: chat with cited answers, sources, quote finder, documents and upload.
+
+Thin by design: every action calls ``rag`` (``QA.run``, ``find_quote``,
+``store_and_ingest``); this module only lays out components and renders results.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import gradio as gr
+
+from rag.config import Config
+from rag.pipeline import QA, QuestionError
+from rag.quotes import find_quote
+from rag.retrieval import Filters
+from rag.uploads import store_and_ingest
+
+from . import render
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = [
+    "Which deep learning framework does FAIR rely on to hold its position?",
+    "Where did Wang Gang work as a tenured professor before joining Alibaba?",
+    "字节跳动AI Lab在架构上直接属于哪个部门?",
+    "Siapa direktur ByteDance AI Labs yang bergabung dengan UCSB?",
+]
+CSS = ".passage {border-left: 3px solid #bbb; padding-left: 8px; margin-bottom: 10px} mark {background: #ffe066}"
+
+
+def _documents_table(qa: QA) -> list[list]:
+    index = qa.index
+    counts: dict[str, int] = {}
+    for c in index.chunks:
+        counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+    return [[d.doc_id, d.lang, len(d.original), counts.get(d.doc_id, 0)] for d in index.documents.values()]
+
+
+def build_app(qa: QA) -> gr.Blocks:
+    """Lay out the app around a warmed-up ``QA``."""
+
+    def filters(docs, langs) -> Filters:
+        return Filters(frozenset(docs or ()), frozenset(langs or ()))
+
+    def ask_json(question: str, top_k: int = 5, documents: list[str] | None = None,
+                 languages: list[str] | None = None) -> dict:
+        """Answer a question; the same JSON as ``rag ask --json``."""
+        try:
+            return qa.run(question, int(top_k or 5), filters(documents, languages)).to_json(qa.index)
+        except QuestionError as exc:
+            return dict(question=question, answers=[], passages=[], error=str(exc))
+
+    def search_json(text: str, limit: int = 5) -> dict:
+        """Find where a fragment comes from; the same JSON as ``rag search --json``."""
+        matches = find_quote(qa.index, qa._retriever, text, limit=int(limit or 5)) if text.strip() else []
+        return dict(query=text, matches=[m.to_json() for m in matches])
+
+    def respond(message, history, docs, langs, top_k):
+        history = list(history or [])
+        result = ask_json(message, top_k, docs, langs)
+        reply = f"⚠️ {render.esc(result['error'])}" if "error" in result else render.answer_markdown(result)
+        history += [{"role": "user", "content": render.esc(message)}, {"role": "assistant", "content": reply}]
+        choices = render.citation_choices(result)
+        return (history, "", result, render.passages_html(result),
+                gr.update(choices=choices, value=choices[0][1] if choices else None))
+
+    def show_citation(value):
+        if not value:
+            return []
+        source, start, end = value.rsplit("|", 2)
+        doc = qa.index.documents.get(source)
+        return render.in_document(doc.original, int(start), int(end)) if doc else []
+
+    def lookup(text):
+        return render.quotes_markdown(search_json(text)["matches"])
+
+    def upload(files, progress=gr.Progress(track_tqdm=True)):
+        if not files:
+            return "Choose one or more .txt, .md, .html or .pdf files.", gr.update(), gr.update()
+        pairs = [(Path(getattr(f, "orig_name", None) or Path(str(f)).name).name, Path(str(f))) for f in files]
+        progress(0, desc="Reading and indexing")
+        report = store_and_ingest(pairs, qa.cfg, progress=True)
+        lines = []
+        if report.ingest:
+            r = report.ingest
+            lines.append(f"Indexed: {len(r.added)} added, {len(r.updated)} updated, {len(r.unchanged)} unchanged "
+                         f"({r.chunks} chunks in the index).")
+        lines += [f"❌ {render.esc(e)}" for e in report.errors]
+        names = sorted(qa.index.documents)
+        return "\n\n".join(lines), _documents_table(qa), gr.update(choices=names)
+
+    index = qa.index
+    with gr.Blocks(title="rag — ask your documents") as app:
+        gr.Markdown("# Ask your documents\nAnswers are exact words from the sources, with citations. "
+                    "Ask in English, 中文 or Bahasa Indonesia.")
+        last = gr.State({})
+        with gr.Tab("Ask"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(label="Answers", height=480, elem_id="chat")
+                    box = gr.Textbox(label="Question", placeholder="Ask a question…", elem_id="question")
+                    send = gr.Button("Ask", variant="primary", elem_id="ask")
+                    gr.Examples(EXAMPLES, inputs=[box], label="Examples")
+                with gr.Column(scale=2):
+                    docs = gr.Dropdown(sorted(index.documents), multiselect=True, label="Only these documents")
+                    langs = gr.CheckboxGroup(sorted({d.lang for d in index.documents.values()}), label="Only these languages")
+                    top_k = gr.Slider(1, 20, value=qa.cfg.top_k, step=1, label="Passages to read")
+                    cites = gr.Dropdown([], label="Show a citation in its document", elem_id="citations")
+                    context = gr.HighlightedText(label="In the document", elem_id="context",
+                                                 color_map={"answer": "yellow"})
+                    sources = gr.HTML(label="Retrieved passages", elem_id="sources")
+            outputs = [chat, box, last, sources, cites]
+            send.click(respond, [box, chat, docs, langs, top_k], outputs, api_visibility="private")
+            box.submit(respond, [box, chat, docs, langs, top_k], outputs, api_visibility="private")
+            cites.change(show_citation, [cites], [context], api_visibility="private")
+        with gr.Tab("Quote finder"):
+            frag = gr.Textbox(label="Paste a sentence or fragment (any language or script)", elem_id="fragment")
+            find = gr.Button("Find the source", elem_id="find")
+            found = gr.Markdown(elem_id="quotes")
+            find.click(lookup, [frag], [found], api_visibility="private")
+            frag.submit(lookup, [frag], [found], api_visibility="private")
+        with gr.Tab("Documents"):
+            table = gr.Dataframe(_documents_table(qa), headers=["document", "language", "characters", "chunks"],
+                                 interactive=False, elem_id="documents")
+            files = gr.File(file_count="multiple", label="Add documents (.txt .md .html .pdf)",
+                            file_types=[".txt", ".md", ".html", ".htm", ".pdf"], elem_id="upload")
+            status = gr.Markdown(elem_id="upload-status")
+            files.upload(upload, [files], [status, table, docs], api_visibility="private")
+        gr.api(ask_json, api_name="ask")
+        gr.api(search_json, api_name="search")
+    return app
+
+
+def serve(cfg: Config, host: str = "127.0.0.1", port: int = 7860) -> None:
+    """Load everything once, then serve until interrupted."""
+    from rag.pipeline import ensure_index
+
+    log.info("Loading index and models…")
+    ensure_index(cfg)
+    qa = QA(cfg).warm_up()
+    log.info("Ready: %d documents, %d chunks", len(qa.index.documents), len(qa.index.chunks))
+    app = build_app(qa)
+    app.queue(default_concurrency_limit=4).launch(
+        server_name=host, server_port=port, css=CSS, show_error=True, quiet=False,
+        max_file_size=f"{int(cfg.max_file_mb)}mb")
