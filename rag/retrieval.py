@@ -10,6 +10,9 @@ dominates. Lexical channels add their score divided by the channel's best score:
   with coverage a Chinese question gets ~1 and an English one ~0.1.
 - ``pinyin`` matches capitalised Latin words ("Wang Gang") against pinyin of Chinese
   character windows (王刚): it only fires when a transliterated name is present.
+- ``translated``: the question's English words turned into Chinese words with CC-CEDICT
+  (``rag.crosslingual``), matched on the word index, weighted by 1 − coverage: it speaks
+  for the questions that BM25 cannot serve.
 
 The weights and chunk size were chosen by measurement (README, "Retrieval").
 """
@@ -24,12 +27,13 @@ import numpy as np
 
 from .chunks import Chunk
 from .config import Config
+from .crosslingual import translate_query
 from .embeddings import Embedder
 from .index import Index
 from .language import query_pinyin_tokens, tokenize
 
 _QUOTED = re.compile(r"[\"'“‘「『](.{6,}?)[\"'”’」』](?=[\s.,;:!?。，！？)]|$)")
-LEXICAL_WEIGHT = {"bm25": 2.0, "pinyin": 2.0}
+LEXICAL_WEIGHT = {"bm25": 2.0, "pinyin": 2.0, "translated": 2.0}
 
 
 @dataclass(frozen=True)
@@ -105,9 +109,12 @@ class Retriever:
             return []
         pool = n if (filters.doc_ids or filters.langs) else max(self.cfg.candidates, 4 * top_k)
         qvecs = self.embedder.queries([question] + quoted_fragments(question))
-        tokens = {"bm25": tokenize(question), "pinyin": query_pinyin_tokens(question)}
-        weights = {"bm25": lexical_coverage(tokens["bm25"], self.index.lexical["bm25"]), "pinyin": 1.0}
-        lexical = {f: _bm25_scores(self.index.lexical[f], tokens[f], pool) for f in tokens}
+        tokens = {"bm25": tokenize(question), "pinyin": query_pinyin_tokens(question),
+                  "translated": translate_query(question)}
+        coverage = lexical_coverage(tokens["bm25"], self.index.lexical["bm25"])
+        weights = {"bm25": coverage, "pinyin": 1.0, "translated": 1.0 - coverage}
+        field = {"bm25": "bm25", "pinyin": "pinyin", "translated": "bm25"}  # channel → index
+        lexical = {c: _bm25_scores(self.index.lexical[field[c]], tokens[c], pool) for c in tokens}
         cands = sorted(self._dense(qvecs, pool).union(*[set(v) for v in lexical.values()]))
         cands = [c for c in cands if filters.allows(self.index.chunks[c], self.index)]
         if not cands:
