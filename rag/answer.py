@@ -24,6 +24,7 @@ QUOTE_MAX = 160  # characters of context on each side at most
 @dataclass(frozen=True)
 class Citation:
     source: str  # document file name
+    text: str  # the cited span as read (cleaned); script may differ from the answer's
     start: int  # offsets into the original text
     end: int
     original: str  # original_text[start:end]
@@ -67,7 +68,8 @@ def cite(index: Index, span: Span) -> Citation:
     start, end = cleaned.original_span(span.start, span.end)
     q0, q1 = sentence_bounds(cleaned.text, span.start, span.end)
     qs, qe = cleaned.original_span(q0, q1)
-    return Citation(doc.doc_id, start, end, doc.original[start:end], cleaned.text[q0:q1], qs, qe,
+    return Citation(doc.doc_id, cleaned.text[span.start:span.end], start, end, doc.original[start:end],
+                    cleaned.text[q0:q1], qs, qe,
                     (span.start - q0, span.end - q0), round(span.score, 4))
 
 

@@ -30,7 +30,7 @@ class Config:
     top_k: int = 5
     candidates: int = 50  # per channel, before fusion
     # reading
-    reader: str = "sentence"  # "sentence" (baseline) or "neural" (trained QA head, issue 8)
+    reader: str = "neural"  # "neural" (trained QA head) or "sentence" (baseline clause reader)
     answers: int = 3
     # input limits
     max_file_mb: float = 20.0

@@ -16,7 +16,7 @@ CORPUS = PROJECT_ROOT / "corpus"
 
 @pytest.fixture(scope="session")
 def cfg(tmp_path_factory) -> Config:
-    return Config.from_env(index_dir=tmp_path_factory.mktemp("index"), reader="sentence")
+    return Config.from_env(index_dir=tmp_path_factory.mktemp("index"))
 
 
 @pytest.fixture(scope="session")

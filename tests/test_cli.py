@@ -18,8 +18,7 @@ def rag(*args, stdin: bytes | None = None, timeout=600):
 def test_batch_contract_with_malformed_lines(cfg, built_index):
     lines = ["Which deep learning framework does FAIR rely on?".encode(), b"", b"\xff\xfe bad utf-8",
              "字节跳动AI Lab在架构上直接属于哪个部门?".encode()]
-    proc = rag("ask", "--json", "-", "--index", str(cfg.index_dir), "--reader", "sentence",
-               stdin=b"\n".join(lines) + b"\n")
+    proc = rag("ask", "--json", "-", "--index", str(cfg.index_dir), stdin=b"\n".join(lines) + b"\n")
     assert proc.returncode == 0, proc.stderr.decode()
     out = [json.loads(line) for line in proc.stdout.decode().splitlines()]
     assert len(out) == 4

@@ -29,8 +29,8 @@ def server(cfg, built_index, tmp_path_factory):
     shutil.copytree(cfg.index_dir, index)
     port = free_port()
     log = open(index.parent / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--index", str(index),
-                             "--reader", "sentence"], stdout=log, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--index", str(index)],
+                            stdout=log, stderr=subprocess.STDOUT,
                             env=dict(os.environ, HF_HUB_OFFLINE="1"))
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 300

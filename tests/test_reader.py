@@ -1,0 +1,66 @@
+"""The trained extractive reader, with its real weights, on real passages."""
+
+import shutil
+from dataclasses import replace
+
+import pytest
+
+from rag.reader import NeuralReader, SentenceReader, make_reader
+from rag.reader_weights import ReaderWeightsError, load_qa_model
+
+# one question per seed document, in the three languages (written for these tests)
+QUESTIONS = {
+    "000": "騰訊的覓影項目可以篩查什麼疾病?",
+    "001": "Which framework helped FAIR keep its place in deep learning?",
+    "002": "What robot field did Wang Gang choose for his startup?",
+    "003": "复旦大学给漆远的教授头衔是什么?",
+    "004": "Universitas mana yang diikuti Li Lei sebagai asisten profesor?",
+}
+
+
+def test_default_reader_is_the_trained_one(cfg):
+    assert isinstance(make_reader(cfg), NeuralReader)
+    assert isinstance(make_reader(replace(cfg, reader="sentence")), SentenceReader)
+
+
+@pytest.mark.parametrize("doc", sorted(QUESTIONS))
+def test_answers_are_exact_spans_with_exact_offsets(qa, doc):
+    result = qa.run(QUESTIONS[doc])
+    assert result.answers, f"no answer for {QUESTIONS[doc]}"
+    for answer in result.answers:
+        for c in answer.citations:
+            document = qa.index.documents[c.source]
+            assert document.original[c.start:c.end] == c.original
+            assert c.text in document.cleaned.text
+            assert c.quote[c.answer_in_quote[0]:c.answer_in_quote[1]] == c.text
+            assert 0.0 <= c.score <= 1.0
+
+
+def test_english_question_answered_from_chinese_passage(qa):
+    result = qa.run(QUESTIONS["002"])
+    best = result.answers[0]
+    assert best.citations[0].source.startswith("002")
+    assert "机器人" in best.text
+
+
+def test_off_topic_question_abstains(qa):
+    assert qa.run("What is the boiling point of tungsten in kelvin?").answers == []
+
+
+def test_missing_weights_say_what_to_do(cfg, tmp_path):
+    from rag.models import ensure_embedder
+
+    with pytest.raises(ReaderWeightsError, match="not found"):
+        load_qa_model(ensure_embedder(cfg), tmp_path)
+
+
+def test_corrupt_weights_are_detected(cfg, tmp_path):
+    from rag.models import ensure_embedder
+
+    shutil.copytree(cfg.reader_weights, tmp_path / "reader")
+    weights = tmp_path / "reader" / "reader.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ReaderWeightsError, match="corrupt"):
+        load_qa_model(ensure_embedder(cfg), tmp_path / "reader")
