@@ -113,10 +113,8 @@ def cmd_ask(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from .quotes import find_quote
-
     qa = _qa(_config(args), default_index=args.index is None)
-    matches = find_quote(qa.index, qa._retriever, args.text, limit=args.limit)
+    matches = qa.find_quote(args.text, limit=args.limit)
     if args.json:
         _emit(dict(query=args.text, matches=[m.to_json() for m in matches]))
         return 0
@@ -130,7 +128,6 @@ def cmd_search(args) -> int:
 
 def cmd_eval(args) -> int:
     from .evaluation import format_report, score_item, summarise
-    from .quotes import find_quote
     from .retrieval import quoted_fragments
 
     qa = _qa(_config(args), default_index=args.index is None)
@@ -148,7 +145,7 @@ def cmd_eval(args) -> int:
         quotes = None
         if item.get("kind") == "quote":
             fragment = (quoted_fragments(question) or [question])[0]
-            quotes = [m.source for m in find_quote(qa.index, qa._retriever, fragment)]
+            quotes = [m.source for m in qa.find_quote(fragment)]
         rows.append((item, score_item(item, result, quotes)))
     report = summarise(rows)
     if args.json:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .chunks import Chunk, split_document
+from .chunks import split_document
 from .config import Config
 from .documents import Document, DocumentError, find_files, load_document
 from .embeddings import FIELDS, Embedder

@@ -92,6 +92,14 @@ class QA:
                       dict(retrieval=round(1000 * (t1 - t0), 1), reading=round(1000 * (t2 - t1), 1)))
 
 
+    def find_quote(self, fragment: str, limit: int = 5) -> list:
+        """Where ``fragment`` comes from (see ``rag.quotes``), best first."""
+        from .quotes import find_quote
+
+        self.refresh()
+        return find_quote(self._index, self._retriever, fragment, limit=limit)
+
+
 def validate_question(question, limit: int) -> str:
     if not isinstance(question, str):
         raise QuestionError("the question must be text")

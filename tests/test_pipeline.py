@@ -5,7 +5,6 @@ import pytest
 from rag.answer import assemble, cite
 from rag.evaluation import normalize_answer
 from rag.pipeline import QuestionError
-from rag.quotes import find_quote
 from rag.reader import Span
 from rag.retrieval import Filters
 
@@ -64,16 +63,16 @@ def test_same_answer_in_two_documents_is_one_answer_with_two_citations(qa):
 
 
 def test_quote_lookup_folds_traditional_and_simplified(qa):
-    matches = find_quote(qa.index, qa._retriever, "又要马儿跑又要马儿不吃草")  # simplified; source is traditional
+    matches = qa.find_quote("又要马儿跑又要马儿不吃草")  # simplified; source is traditional
     assert matches and matches[0].exact and matches[0].source.startswith("001")
     assert matches[0].text == "又要馬兒跑又要馬兒不吃草"
     assert qa.index.documents[matches[0].source].original[matches[0].start:matches[0].end] == matches[0].text
 
 
 def test_quote_lookup_in_indonesian_and_across_spacing(qa):
-    m = find_quote(qa.index, qa._retriever, "pemahaman bahasa alami")[0]
+    m = qa.find_quote("pemahaman bahasa alami")[0]
     assert m.exact and m.source.startswith("004")
-    m = find_quote(qa.index, qa._retriever, "2022年3月14日")[0]  # the source writes "2022 年 3 月 14 日"
+    m = qa.find_quote("2022年3月14日")[0]  # the source writes "2022 年 3 月 14 日"
     assert m.exact and m.text == "2022 年 3 月 14 日"
 
 

@@ -129,7 +129,6 @@ def test_upload_then_ask_and_bad_upload_is_refused(page, tmp_path):
 
 
 def test_document_text_is_escaped(server, tmp_path, browser):
-    from gradio_client import Client, handle_file  # noqa: F401
 
     hostile = tmp_path / "hostile.html"
     hostile.write_text("<p>Profesor Bima memimpin &lt;script&gt;window.pwned=1&lt;/script&gt; "

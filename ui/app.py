@@ -13,7 +13,6 @@ import gradio as gr
 
 from rag.config import Config
 from rag.pipeline import QA, QuestionError
-from rag.quotes import find_quote
 from rag.retrieval import Filters
 from rag.uploads import store_and_ingest
 
@@ -54,7 +53,7 @@ def build_app(qa: QA) -> gr.Blocks:
 
     def search_json(text: str, limit: int = 5) -> dict:
         """Find where a fragment comes from; the same JSON as ``rag search --json``."""
-        matches = find_quote(qa.index, qa._retriever, text, limit=int(limit or 5)) if text.strip() else []
+        matches = qa.find_quote(text, limit=int(limit or 5)) if text.strip() else []
         return dict(query=text, matches=[m.to_json() for m in matches])
 
     def respond(message, history, docs, langs, top_k):
