@@ -153,49 +153,79 @@ def _save_checkpoint(model, optim, sched, step: int, path: Path) -> None:
     log.info("checkpoint saved at step %d", step)
 
 
-def evaluate(model, tokenizer, examples: list[QAExample], batch: int = 32) -> dict:
-    """Held-out EM / character F1 per question language, and no-answer accuracy."""
+def predict(model, tokenizer, examples: list[QAExample], batch: int = 32) -> list[dict]:
+    """Per example: the best span's margin over the null score and how right it is."""
     import torch
 
     from .evaluation import char_f1, normalize_answer
 
-    scores: dict[str, list] = {}
+    records = []
     for i in range(0, len(examples), batch):
         part = examples[i:i + batch]
         enc = encode_windows(tokenizer, [e.question for e in part], [e.context for e in part])
         with torch.inference_mode():
-            out = model(input_ids=torch.tensor(enc["input_ids"]),
-                        attention_mask=torch.tensor(enc["attention_mask"]))
+            out = model(input_ids=torch.from_numpy(enc["input_ids"]),
+                        attention_mask=torch.from_numpy(enc["attention_mask"]))
         cands = span_candidates(enc, out.start_logits.numpy(), out.end_logits.numpy(), top_n=1,
                                 contexts=[e.context for e in part])
         best: dict[int, tuple] = {}
         for c in cands:
-            if c.context_index not in best or c.score > best[c.context_index][0]:
-                best[c.context_index] = (c.score, c.start, c.end, c.null_score)
+            if c.context_index not in best or c.score - c.null_score > best[c.context_index][0]:
+                best[c.context_index] = (c.score - c.null_score, c.start, c.end)
         for j, ex in enumerate(part):
-            score, s, e, null = best.get(j, (-1e9, 0, 0, 1e9))
-            pred = ex.context[s:e] if score > null else ""
-            key = ex.lang if ex.answer_start >= 0 else "unanswerable"
-            if ex.answer_start < 0:
-                scores.setdefault(key, []).append((float(pred == ""), float(pred == "")))
-            else:
-                scores.setdefault(key, []).append(
-                    (float(normalize_answer(pred) == normalize_answer(ex.answer_text)),
-                     char_f1(pred, ex.answer_text)))
-                scores.setdefault(key + "_forced", []).append(char_f1(ex.context[s:e], ex.answer_text))
-    report = {}
-    for key, vals in scores.items():
-        if key.endswith("_forced"):
-            report[key] = dict(f1=round(100 * float(np.mean(vals)), 1), n=len(vals))
+            margin, s, e = best.get(j, (-1e9, 0, 0))
+            pred = ex.context[s:e]
+            answerable = ex.answer_start >= 0
+            records.append(dict(
+                key=ex.lang if answerable else "unanswerable", margin=float(margin), answerable=answerable,
+                em=float(answerable and normalize_answer(pred) == normalize_answer(ex.answer_text)),
+                f1=char_f1(pred, ex.answer_text) if answerable else 0.0))
+    return records
+
+
+def fit_calibration(records: list[dict]) -> dict:
+    """Platt scaling: P(span is right | margin) = sigmoid(scale * margin + bias), by Newton steps."""
+    x = np.clip(np.array([r["margin"] for r in records]), -50, 50)
+    y = np.array([float(r["f1"] >= 0.5) for r in records])
+    w = np.zeros(2)
+    design = np.stack([x, np.ones_like(x)], axis=1)
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-(design @ w)))
+        grad = design.T @ (p - y)
+        hess = design.T @ (design * (p * (1 - p))[:, None]) + 1e-6 * np.eye(2)
+        w -= np.linalg.solve(hess, grad)
+    return dict(scale=float(w[0]), bias=float(w[1]))
+
+
+def report(records: list[dict], calibration: dict, threshold: float = 0.5) -> dict:
+    """EM/F1 per question language after abstention, abstention on unanswerables, reliability."""
+    a, b = calibration["scale"], calibration["bias"]
+    out: dict[str, dict] = {}
+    for key in sorted({r["key"] for r in records}):
+        rows = [r for r in records if r["key"] == key]
+        conf = [1 / (1 + np.exp(-(a * np.clip(r["margin"], -50, 50) + b))) for r in rows]
+        kept = [c >= threshold for c in conf]
+        if key == "unanswerable":
+            out[key] = dict(abstained=round(100 * (1 - float(np.mean(kept))), 1), n=len(rows))
         else:
-            em, f1 = zip(*vals)
-            report[key] = dict(em=round(100 * float(np.mean(em)), 1),
-                               f1=round(100 * float(np.mean(f1)), 1), n=len(vals))
-    return report
+            out[key] = dict(em=round(100 * float(np.mean([r["em"] * k for r, k in zip(rows, kept)])), 1),
+                            f1=round(100 * float(np.mean([r["f1"] * k for r, k in zip(rows, kept)])), 1),
+                            f1_no_abstain=round(100 * float(np.mean([r["f1"] for r in rows])), 1),
+                            answered=round(100 * float(np.mean(kept)), 1), n=len(rows))
+    conf = np.array([1 / (1 + np.exp(-(a * np.clip(r["margin"], -50, 50) + b))) for r in records])
+    right = np.array([float(r["f1"] >= 0.5) for r in records])
+    bins = []
+    for lo in np.arange(0, 1, 0.2):
+        sel = (conf >= lo) & (conf < lo + 0.2 + (1e-9 if lo >= 0.8 else 0))
+        if sel.any():
+            bins.append(dict(confidence=f"{lo:.1f}-{lo + 0.2:.1f}", n=int(sel.sum()),
+                             mean_confidence=round(float(conf[sel].mean()), 3), accuracy=round(float(right[sel].mean()), 3)))
+    out["reliability"] = bins
+    return out
 
 
-def export(settings: TrainSettings, embedder_path: Path, out_dir: Path, eval_limit: int = 400) -> dict:
-    """Load the checkpoint, evaluate on the held-out split, write the fp16 delta + card."""
+def export(settings: TrainSettings, embedder_path: Path, out_dir: Path, eval_limit: int = 600) -> dict:
+    """Load the checkpoint, calibrate and evaluate on the held-out split, write the fp16 delta."""
     import torch
     from transformers import AutoTokenizer
 
@@ -208,11 +238,13 @@ def export(settings: TrainSettings, embedder_path: Path, out_dir: Path, eval_lim
     model.load_state_dict(state["model"], strict=False)
     model.eval()
     _, held = training_sets(settings.qa_dir, seed=settings.seed)
-    rng = random.Random(0)
-    sample = rng.sample(held, min(eval_limit, len(held)))
-    report = evaluate(model, tokenizer, sample)
+    sample = random.Random(0).sample(held, min(eval_limit, len(held)))
+    records = predict(model, tokenizer, sample)
+    half = len(records) // 2  # fit calibration on one half, report on the other
+    calibration = fit_calibration(records[:half])
     meta = dict(base_model_sha256=embedder_checksum(), step=int(state["step"]),
                 settings={k: str(v) for k, v in asdict(settings).items()},
-                window=dict(max_len=MAX_LEN, stride=STRIDE), heldout=report)
+                window=dict(max_len=MAX_LEN, stride=STRIDE), calibration=calibration,
+                heldout=report(records[half:], calibration))
     save_delta(model, Path(out_dir), meta)
     return meta
