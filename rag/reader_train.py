@@ -34,6 +34,7 @@ class TrainSettings:
     save_every: int = 25
     seed: int = 13
     threads: int = 2
+    init_from: Path | None = None  # exported reader weights to start from when no checkpoint exists
 
 
 def featurize(tokenizer, examples: list[QAExample], neg_ratio: float, seed: int) -> list[dict]:
@@ -116,6 +117,14 @@ def train(settings: TrainSettings, embedder_path: Path) -> Path:
         sched.load_state_dict(state["sched"])
         step = int(state["step"])
         log.info("resumed from %s at step %d/%d", ckpt, step, total)
+    elif settings.init_from:
+        from safetensors.torch import load_file
+
+        from .reader_weights import WEIGHTS_FILE
+
+        delta = load_file(str(Path(settings.init_from) / WEIGHTS_FILE))
+        model.load_state_dict({k: v.float() for k, v in delta.items()}, strict=False)
+        log.info("no checkpoint: starting from the exported weights in %s", settings.init_from)
     model.train()
     t0, losses = time.time(), []
     while step < total:
@@ -131,7 +140,7 @@ def train(settings: TrainSettings, embedder_path: Path) -> Path:
         sched.step()
         optim.zero_grad(set_to_none=True)
         step += 1
-        losses.append(float(loss))
+        losses.append(loss.item())
         if step % 5 == 0:
             rate = (time.time() - t0) / len(losses)
             log.info("step %d/%d  loss %.3f  %.1f s/step  eta %.0f min", step, total,
