@@ -61,12 +61,17 @@ def quoted_fragments(question: str) -> list[str]:
     return [m.group(1).strip() for m in _QUOTED.finditer(question)]
 
 
-def lexical_coverage(tokens: list[str], bm25) -> float:
+def document_frequencies(bm25) -> np.ndarray:
+    """Per vocabulary id, how many chunks contain the token (column sizes of the score matrix)."""
+    return np.diff(np.asarray(bm25.scores["indptr"]))
+
+
+def lexical_coverage(tokens: list[str], bm25, df: np.ndarray | None = None) -> float:
     """IDF-weighted share of the query tokens that the corpus vocabulary contains."""
     if not tokens:
         return 0.0
     vocab = bm25.vocab_dict
-    df = np.diff(np.asarray(bm25.scores["indptr"]))
+    df = document_frequencies(bm25) if df is None else df
     n = max(1, int(bm25.scores.get("num_docs", len(df))))
     known = total = 0.0
     for tok in set(tokens):
@@ -93,6 +98,7 @@ class Retriever:
     def __init__(self, index: Index, cfg: Config, embedder: Embedder | None = None):
         self.index, self.cfg = index, cfg
         self.embedder = embedder or Embedder(cfg)
+        self._df = document_frequencies(index.lexical["bm25"])  # once per index, not per query
 
     def _dense(self, qvecs: dict[str, np.ndarray], k: int) -> set[int]:
         found = set()
@@ -111,7 +117,7 @@ class Retriever:
         qvecs = self.embedder.queries([question] + quoted_fragments(question))
         tokens = {"bm25": tokenize(question), "pinyin": query_pinyin_tokens(question),
                   "translated": translate_query(question)}
-        coverage = lexical_coverage(tokens["bm25"], self.index.lexical["bm25"])
+        coverage = lexical_coverage(tokens["bm25"], self.index.lexical["bm25"], self._df)
         weights = {"bm25": coverage, "pinyin": 1.0, "translated": 1.0 - coverage}
         field = {"bm25": "bm25", "pinyin": "pinyin", "translated": "bm25"}  # channel → index
         lexical = {c: _bm25_scores(self.index.lexical[field[c]], tokens[c], pool) for c in tokens}
