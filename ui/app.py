@@ -26,7 +26,21 @@ EXAMPLES = [
     "字节跳动AI Lab在架构上直接属于哪个部门?",
     "Siapa direktur ByteDance AI Labs yang bergabung dengan UCSB?",
 ]
-CSS = ".passage {border-left: 3px solid #bbb; padding-left: 8px; margin-bottom: 10px} mark {background: #ffe066}"
+CSS = (".passage {border-left: 3px solid #bbb; padding-left: 8px; margin-bottom: 10px} mark {background: #ffe066} "
+       "#context .textfield {max-height: 420px; overflow-y: auto}")
+# Bring the highlighted answer into view inside the document panel whenever it changes.
+JS = """() => {
+  new MutationObserver(() => {
+    const mark = document.querySelector('#context .token.highlighted');
+    const box = document.querySelector('#context .textfield');
+    if (mark && box && mark.dataset.shown !== '1') {
+      mark.dataset.shown = '1';
+      setTimeout(() => {
+        box.scrollTop += mark.getBoundingClientRect().top - box.getBoundingClientRect().top - box.clientHeight / 3;
+      }, 150);
+    }
+  }).observe(document.body, {childList: true, subtree: true});
+}"""
 
 
 def _documents_table(qa: QA) -> list[list]:
@@ -142,5 +156,5 @@ def serve(cfg: Config, host: str = "127.0.0.1", port: int = 7860) -> None:
     log.info("Ready: %d documents, %d chunks", len(qa.index.documents), len(qa.index.chunks))
     app = build_app(qa)
     app.queue(default_concurrency_limit=4).launch(
-        server_name=host, server_port=port, css=CSS, show_error=True, quiet=False,
+        server_name=host, server_port=port, css=CSS, js=JS, show_error=True, quiet=False,
         max_file_size=f"{int(cfg.max_file_mb)}mb")
