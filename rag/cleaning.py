@@ -11,15 +11,18 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 Edit = tuple[int, int, str]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MappedText:
     text: str
-    offsets: tuple[int, ...]  # offsets[i] = original index of text[i]; one extra entry at the end
+    # offsets[i] = original index of text[i]; one extra entry at the end. A tuple when
+    # built by cleaning, a memory-mapped numpy slice when loaded from an index.
+    offsets: Sequence[int]
 
     @classmethod
     def identity(cls, text: str) -> "MappedText":
@@ -28,9 +31,9 @@ class MappedText:
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Original [start, end) covering cleaned text[start:end] (end > start)."""
         if end <= start:
-            pos = self.offsets[start]
+            pos = int(self.offsets[start])
             return pos, pos
-        return self.offsets[start], self.offsets[end - 1] + 1
+        return int(self.offsets[start]), int(self.offsets[end - 1]) + 1
 
     def cleaned_index(self, original_pos: int) -> int:
         """First cleaned index whose original offset is >= ``original_pos``."""

@@ -1,4 +1,4 @@
-"""Command line: ``rag ingest | ask | search | eval | serve | train-reader``.
+"""Command line: ``rag ingest | ask | search | eval | serve | bench | train-reader``.
 
 Exit codes: 0 success; 1 some input was rejected (the rest was done); 2 unusable index,
 models or arguments.
@@ -162,6 +162,23 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from .bench import BenchSettings, format_table, plot, run
+
+    settings = BenchSettings(questions=args.questions, quick=args.quick, work=args.work)
+    report = run(_config(args), settings)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    log.info("bench report written to %s", args.out)
+    if args.plot:
+        log.info("plot written to %s", plot(report, args.plot))
+    if args.json:
+        _emit(report)
+    else:
+        print(format_table(report))
+    return 0
+
+
 def cmd_train_reader(args) -> int:
     from .models import ensure_embedder
     from .reader_train import TrainSettings, export, train
@@ -217,6 +234,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=7860)
     s.add_argument("--reader", choices=["neural", "sentence"], default=None)
 
+    s = verb("bench", cmd_bench, "Measure indexing, latency, memory and scaling, and a Haystack 2 pipeline "
+                                 "on the same work (offline; needs the [bench] extra for Haystack and the plot).")
+    s.add_argument("--quick", action="store_true", help="a small run (well under a minute of measuring)")
+    s.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
+    s.add_argument("--questions", type=Path, default=None, help="JSONL questions (default: bench/questions.jsonl)")
+    s.add_argument("--out", type=Path, default=Path("bench.json"), help="where to write the JSON report")
+    s.add_argument("--plot", type=Path, default=None, help="also draw latency vs corpus size (e.g. docs/bench.png)")
+    s.add_argument("--work", type=Path, default=None, help="keep the benchmark's indexes in this folder")
+    s.add_argument("--reader", choices=["neural", "sentence"], default=None)
+
     s = verb("train-reader", cmd_train_reader, "Train the extractive reader (resumable) and export its weights.")
     s.add_argument("--data", type=Path, default=Path("../shared/qa-train"), help="folder with SQuAD-format training files")
     s.add_argument("--work", type=Path, default=Path.home() / ".cache" / "rag" / "reader-train", help="checkpoint folder")
@@ -233,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("faiss", "sentence_transformers", "httpx", "transformers", "bm25s", "jieba"):
+    for noisy in ("faiss", "sentence_transformers", "httpx", "transformers", "bm25s", "jieba",
+                  "haystack", "accelerate"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     try:
         return args.func(args)

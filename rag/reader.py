@@ -82,24 +82,22 @@ class NeuralReader:
 
     def __init__(self, cfg: Config, passages_read: int = 5):
         self.cfg, self.passages_read = cfg, passages_read
-        self._model = self._tokenizer = None
+        self._engine = self._tokenizer = None
         self.calibration = dict(scale=1.0, bias=0.0)
 
     def warm_up(self) -> None:
-        if self._model is not None:
+        if self._engine is not None:
             return
         from transformers import AutoTokenizer
 
-        from .models import ensure_embedder, load_reader_model
+        from .models import ensure_embedder, load_reader_engine
 
-        model, meta = load_reader_model(self.cfg)
-        self._model = model
+        engine, meta = load_reader_engine(self.cfg)
         self._tokenizer = AutoTokenizer.from_pretrained(str(ensure_embedder(self.cfg)), local_files_only=True)
         self.calibration.update(meta.get("calibration", {}))
+        self._engine = engine
 
     def run(self, question: str, passages: list[Passage]) -> list[Span]:
-        import torch
-
         from .qa_model import encode_windows, span_candidates
 
         self.warm_up()
@@ -108,11 +106,8 @@ class NeuralReader:
             return []
         contexts = [p.chunk.text for p in read]
         enc = encode_windows(self._tokenizer, [question] * len(read), contexts)
-        with torch.inference_mode():
-            out = self._model(input_ids=torch.from_numpy(enc["input_ids"]),
-                              attention_mask=torch.from_numpy(enc["attention_mask"]))
-        cands = span_candidates(enc, out.start_logits.numpy(), out.end_logits.numpy(),
-                                top_n=3, contexts=contexts)
+        start_logits, end_logits = self._engine(enc["input_ids"], enc["attention_mask"])
+        cands = span_candidates(enc, start_logits, end_logits, top_n=3, contexts=contexts)
         a, b = self.calibration["scale"], self.calibration["bias"]
         spans = []
         for c in cands:

@@ -162,21 +162,17 @@ def _save_checkpoint(model, optim, sched, step: int, path: Path) -> None:
     log.info("checkpoint saved at step %d", step)
 
 
-def predict(model, tokenizer, examples: list[QAExample], batch: int = 32) -> list[dict]:
-    """Per example: the best span's margin over the null score and how right it is."""
-    import torch
-
+def predict(engine, tokenizer, examples: list[QAExample], batch: int = 32) -> list[dict]:
+    """Per example: the best span's margin over the null score and how right it is.
+    ``engine`` is a ``rag.qa_runtime`` engine (torch or ONNX Runtime)."""
     from .evaluation import char_f1, normalize_answer
 
     records = []
     for i in range(0, len(examples), batch):
         part = examples[i:i + batch]
         enc = encode_windows(tokenizer, [e.question for e in part], [e.context for e in part])
-        with torch.inference_mode():
-            out = model(input_ids=torch.from_numpy(enc["input_ids"]),
-                        attention_mask=torch.from_numpy(enc["attention_mask"]))
-        cands = span_candidates(enc, out.start_logits.numpy(), out.end_logits.numpy(), top_n=1,
-                                contexts=[e.context for e in part])
+        start_logits, end_logits = engine(enc["input_ids"], enc["attention_mask"])
+        cands = span_candidates(enc, start_logits, end_logits, top_n=1, contexts=[e.context for e in part])
         best: dict[int, tuple] = {}
         for c in cands:
             if c.context_index not in best or c.score - c.null_score > best[c.context_index][0]:
@@ -239,6 +235,7 @@ def export(settings: TrainSettings, embedder_path: Path, out_dir: Path, eval_lim
     from transformers import AutoTokenizer
 
     from .models import embedder_checksum
+    from .qa_runtime import TorchEngine
     from .reader_weights import build_qa_model, save_delta
 
     tokenizer = AutoTokenizer.from_pretrained(str(embedder_path), local_files_only=True)
@@ -248,7 +245,7 @@ def export(settings: TrainSettings, embedder_path: Path, out_dir: Path, eval_lim
     model.eval()
     _, held = training_sets(settings.qa_dir, seed=settings.seed)
     sample = random.Random(0).sample(held, min(eval_limit, len(held)))
-    records = predict(model, tokenizer, sample)
+    records = predict(TorchEngine(model), tokenizer, sample)
     half = len(records) // 2  # fit calibration on one half, report on the other
     calibration = fit_calibration(records[:half])
     meta = dict(base_model_sha256=embedder_checksum(), step=int(state["step"]),

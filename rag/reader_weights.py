@@ -60,10 +60,8 @@ def save_delta(model, out_dir: Path, meta: dict) -> Path:
     return out_dir / WEIGHTS_FILE
 
 
-def load_qa_model(embedder_path: Path, weights_dir: Path):
-    """Base encoder + verified delta, in eval mode; clear errors when anything is off."""
-    from safetensors.torch import load_file
-
+def read_meta(weights_dir: Path) -> dict:
+    """``reader.json`` of verified weights: files present, delta checksum as recorded."""
     weights, meta_path = Path(weights_dir) / WEIGHTS_FILE, Path(weights_dir) / META_FILE
     if not weights.is_file() or not meta_path.is_file():
         raise ReaderWeightsError(
@@ -81,6 +79,15 @@ def load_qa_model(embedder_path: Path, weights_dir: Path):
             f"{weights} is corrupt: checksum {actual[:12]}… does not match {str(meta.get('sha256'))[:12]}… "
             "recorded in reader.json. Restore it with 'git checkout -- models/reader'."
         )
+    return meta
+
+
+def load_qa_model(embedder_path: Path, weights_dir: Path):
+    """Base encoder + verified delta, in eval mode; clear errors when anything is off."""
+    from safetensors.torch import load_file
+
+    meta = read_meta(weights_dir)
+    weights = Path(weights_dir) / WEIGHTS_FILE
     log.info("Loading reader: %s + trained delta %s", embedder_path, weights)
     model = build_qa_model(embedder_path)
     delta = {k: v.float() for k, v in load_file(str(weights)).items()}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,14 +108,19 @@ class Retriever:
             found |= {int(i) for i in ids.ravel() if i >= 0}
         return found
 
-    def run(self, question: str, top_k: int | None = None, filters: Filters | None = None) -> list[Passage]:
+    def run(self, question: str, top_k: int | None = None, filters: Filters | None = None,
+            timings: dict | None = None) -> list[Passage]:
+        """The ``top_k`` best passages; ``timings`` (if given) receives the embedding time in ms."""
         top_k = top_k or self.cfg.top_k
         filters = filters or Filters()
         n = len(self.index.chunks)
         if n == 0:
             return []
         pool = n if (filters.doc_ids or filters.langs) else max(self.cfg.candidates, 4 * top_k)
+        t0 = time.perf_counter()
         qvecs = self.embedder.queries([question] + quoted_fragments(question))
+        if timings is not None:
+            timings["embedding"] = round(1000 * (time.perf_counter() - t0), 1)
         tokens = {"bm25": tokenize(question), "pinyin": query_pinyin_tokens(question),
                   "translated": translate_query(question)}
         coverage = lexical_coverage(tokens["bm25"], self.index.lexical["bm25"], self._df)
