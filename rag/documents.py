@@ -54,8 +54,11 @@ def decode_bytes(data: bytes, path: Path | str = "<bytes>") -> str:
         raise DocumentError(path, "looks binary (NUL bytes); give a text, HTML or PDF file")
     try:
         return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data" and exc.start >= len(data) - 3:
+            # a file cut inside its last character: keep everything before it
+            log.warning("%s: ends inside a UTF-8 character (truncated file); the partial character is dropped", path)
+            return data[:exc.start].decode("utf-8")
     from charset_normalizer import from_bytes
 
     best = from_bytes(data, cp_isolation=None).best()

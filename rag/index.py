@@ -47,6 +47,10 @@ class IndexLocked(IndexUnusable):
     pass
 
 
+class IndexWriteError(RuntimeError):
+    """A new generation could not be written (disk full, permissions); the old one is still live."""
+
+
 @dataclass(eq=False)  # identity semantics: one loaded generation is one object
 class Index:
     """A loaded, validated index generation."""
@@ -180,6 +184,13 @@ def write_index(index_dir: Path, documents: list[Document], chunks: list[Chunk],
             os.fsync(fh.fileno())
         os.replace(pointer, index_dir / CURRENT)
         _fsync_dir(index_dir)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        free = shutil.disk_usage(index_dir).free / 1e6
+        raise IndexWriteError(
+            f"could not write the new index in {index_dir} ({exc}; {free:.1f} MB free on that disk). "
+            "Free some space or choose another --index, then run the ingest again; "
+            "the previous index is still live and unchanged.") from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -1,18 +1,11 @@
 """The command line as users and other tools call it."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
-
-def rag(*args, stdin: bytes | None = None, timeout=600):
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    return subprocess.run([sys.executable, "-m", "rag.cli", "-q", *args], input=stdin,
-                          capture_output=True, timeout=timeout, env=env)
+from .conftest import rag
 
 
 def test_batch_contract_with_malformed_lines(cfg, built_index):
@@ -40,8 +33,9 @@ def test_search_json(cfg, built_index):
     assert match["exact"] and match["source"].startswith("003") and match["text"] == "神仙们归隐山林"
 
 
-@pytest.mark.parametrize("damage", ["truncate", "manifest", "version", "pointer"])
-def test_damaged_index_gives_clear_error_and_exit_2(cfg, built_index, tmp_path, damage):
+@pytest.mark.reliability("damaged or foreign index", "exit 2, a message with the rebuild command, no traceback")
+@pytest.mark.parametrize("damage", ["truncate", "manifest", "version", "pointer", "other-weights"])
+def test_damaged_index_gives_clear_error_and_exit_2(cfg, built_index, tmp_path, damage, record_property):
     from rag.index import current_generation
 
     broken = tmp_path / "index"
@@ -51,15 +45,19 @@ def test_damaged_index_gives_clear_error_and_exit_2(cfg, built_index, tmp_path, 
         (gen / "e5.npy").write_bytes((gen / "e5.npy").read_bytes()[:100])
     elif damage == "manifest":
         (gen / "manifest.json").write_text("{not json")
-    elif damage == "version":
+    elif damage in ("version", "other-weights"):
         manifest = json.loads((gen / "manifest.json").read_text())
-        (gen / "manifest.json").write_text(json.dumps(dict(manifest, format_version=999)))
+        change = dict(format_version=999) if damage == "version" else dict(embedder_sha256="0" * 64)
+        (gen / "manifest.json").write_text(json.dumps(dict(manifest, **change)))
     else:
         (broken / "CURRENT").write_text("gen-does-not-exist\n")
     proc = rag("ask", "anything", "--index", str(broken))
     assert proc.returncode == 2
     err = proc.stderr.decode()
     assert "rag ingest" in err and "Traceback" not in err
+    if damage == "other-weights":
+        assert "other embedding weights" in err
+    record_property("observed", f"exit 2: {err.strip().splitlines()[-1][:160]}")
 
 
 def test_ingest_rejects_bad_file_and_keeps_index(cfg, built_index, tmp_path):
