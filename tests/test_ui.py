@@ -24,7 +24,8 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(cfg, built_index, tmp_path_factory):
+def app_process(cfg, built_index, tmp_path_factory):
+    """The app as users start it (``rag serve``) on a copy of the test index: (url, process)."""
     index = tmp_path_factory.mktemp("ui") / "index"
     shutil.copytree(cfg.index_dir, index)
     port = free_port()
@@ -45,9 +46,14 @@ def server(cfg, built_index, tmp_path_factory):
     else:
         proc.kill()
         raise RuntimeError("the app did not start within 300 s:\n" + (index.parent / "server.log").read_text())
-    yield url
+    yield url, proc
     proc.terminate()
     proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(app_process):
+    return app_process[0]
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +165,88 @@ def test_gradio_client_returns_the_cli_json(server):
     found = client.predict("神仙們歸隱山林", 5, api_name="/search")
     assert found["matches"][0]["exact"] and found["matches"][0]["source"].startswith("003")
     json.dumps(data)
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+SOAK_SECONDS = float(os.environ.get("RAG_SOAK_SECONDS", "60"))
+SOAK_CLIENTS = 32
+SOAK_QUESTIONS = ["Which deep learning framework does FAIR rely on?", "周伯文是哪一年出任京东集团副总裁的?",
+                  "Siapa yang memimpin laboratorium AI Alibaba?", "What is the boiling point of tungsten?",
+                  "字节跳动AI Lab在架构上直接属于哪个部门?", "Who left Tencent AI Lab in 2022?"]
+SOAK_QUOTES = ["又要马儿跑又要马儿不吃草", "神仙們歸隱山林", "laboratorium"]
+
+
+@pytest.mark.reliability(f"soak: {SOAK_CLIENTS} concurrent API clients for {SOAK_SECONDS:.0f} s (questions, quote "
+                         "look-ups) plus an upload in the browser, loopback only",
+                         "zero errors, bounded memory, p95 latency reported")
+def test_soak_many_clients(app_process, browser, tmp_path, record_property):
+    import random
+    import threading
+
+    from gradio_client import Client
+
+    url, proc = app_process
+    warm = Client(url, verbose=False)
+    for q in SOAK_QUESTIONS:  # steady state before the baseline is read
+        warm.predict(q, 5, [], [], api_name="/ask")
+    rss_start = _rss_mb(proc.pid)
+    deadline = time.time() + SOAK_SECONDS
+    latencies, errors, lock = [], [], threading.Lock()
+
+    def client(n: int):
+        rng = random.Random(n)
+        try:
+            c = Client(url, verbose=False)
+        except Exception as exc:  # noqa: BLE001 - a client that cannot connect is an error
+            with lock:
+                errors.append(f"client {n}: {exc!r}")
+            return
+        while time.time() < deadline:
+            t0 = time.time()
+            try:
+                if rng.random() < 0.7:
+                    out = c.predict(rng.choice(SOAK_QUESTIONS), 5, [], [], api_name="/ask")
+                    ok = "passages" in out and "error" not in out
+                else:
+                    out = c.predict(rng.choice(SOAK_QUOTES), 5, api_name="/search")
+                    ok = bool(out["matches"])
+                with lock:
+                    latencies.append(time.time() - t0)
+                    if not ok:
+                        errors.append(f"client {n}: bad reply {str(out)[:200]}")
+            except Exception as exc:  # noqa: BLE001
+                with lock:
+                    errors.append(f"client {n}: {exc!r}")
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(SOAK_CLIENTS)]
+    for t in threads:
+        t.start()
+    # one upload through the browser while the clients run
+    page = browser.new_page()
+    page.goto(url, wait_until="load")
+    page.wait_for_selector("#question textarea", timeout=120_000)
+    page.get_by_role("tab", name="Documents").click()
+    doc = tmp_path / "soak-note.txt"
+    doc.write_text("Catatan uji beban: Laboratorium Melati dibuka di Yogyakarta pada tahun 2025.\n")
+    page.set_input_files("#upload input[type=file]", str(doc))
+    page.wait_for_function("document.querySelector('#upload-status').innerText.includes('Indexed')",
+                           timeout=int(SOAK_SECONDS * 1000) + 300_000)
+    page.close()
+    for t in threads:
+        t.join(timeout=SOAK_SECONDS + 600)
+    rss_end = _rss_mb(proc.pid)
+    assert not errors, errors[:5]
+    assert len(latencies) >= SOAK_CLIENTS
+    # bounded: allow for the uploaded document's new index generation, nothing like a leak per request
+    assert rss_end < rss_start * 1.5 + 300, (rss_start, rss_end)
+    import numpy as np
+
+    p50, p95 = np.percentile(latencies, [50, 95])
+    record_property("observed", f"{len(latencies)} requests, 0 errors, p50 {p50:.1f} s, p95 {p95:.1f} s "
+                                f"(queued behind 4 workers); server RSS {rss_start:.0f} → {rss_end:.0f} MB")
