@@ -97,6 +97,9 @@ def translate_question(question: str, rng: random.Random) -> str:
     import jieba.posseg as pseg
 
     from .crosslingual import chinese_to_english
+    from .language import _jieba
+
+    _jieba()  # initialised once, quietly
 
     table = chinese_to_english()
     words, wh = [], []
