@@ -42,9 +42,9 @@ class QA:
     running server picks up an ingest atomically.
     """
 
-    def __init__(self, cfg: Config | None = None, threshold: float = 0.5):
+    def __init__(self, cfg: Config | None = None, threshold: float | None = None):
         self.cfg = cfg or Config.from_env()
-        self.threshold = threshold
+        self.threshold = self.cfg.min_confidence if threshold is None else threshold
         self.reader = make_reader(self.cfg)
         self._index: Index | None = None
         self._retriever: Retriever | None = None

@@ -78,10 +78,15 @@ class SentenceReader:
 
 
 class NeuralReader:
-    """The trained extractive QA model, reading the top passages in sliding windows."""
+    """The trained extractive QA model, reading the top passages in sliding windows.
 
-    def __init__(self, cfg: Config, passages_read: int = 5):
-        self.cfg, self.passages_read = cfg, passages_read
+    Reading is most of a question's cost, so it is adaptive: the first ``cfg.read_first``
+    passages, then the rest of the top ``cfg.passages_read`` only when no span reached the
+    calibrated confidence ``cfg.confident``.
+    """
+
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
         self._engine = self._tokenizer = None
         self.calibration = dict(scale=1.0, bias=0.0)
 
@@ -94,14 +99,23 @@ class NeuralReader:
 
         engine, meta = load_reader_engine(self.cfg)
         self._tokenizer = AutoTokenizer.from_pretrained(str(ensure_embedder(self.cfg)), local_files_only=True)
-        self.calibration.update(meta.get("calibration", {}))
+        # calibrated per runtime when the export measured it (int8 shifts margins slightly)
+        runtime = meta.get("runtimes", {}).get(self.cfg.reader_runtime, {})
+        self.calibration.update(runtime.get("calibration") or meta.get("calibration", {}))
         self._engine = engine
 
     def run(self, question: str, passages: list[Passage]) -> list[Span]:
+        self.warm_up()
+        first = max(1, min(self.cfg.read_first, self.cfg.passages_read))
+        spans = self._read(question, passages[:first])
+        if not spans or spans[0].score < self.cfg.confident:
+            spans += self._read(question, passages[first:self.cfg.passages_read])
+            spans.sort(key=lambda s: -s.score)
+        return spans
+
+    def _read(self, question: str, read: list[Passage]) -> list[Span]:
         from .qa_model import encode_windows, span_candidates
 
-        self.warm_up()
-        read = passages[: self.passages_read]
         if not read:
             return []
         contexts = [p.chunk.text for p in read]

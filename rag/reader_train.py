@@ -229,28 +229,47 @@ def report(records: list[dict], calibration: dict, threshold: float = 0.5) -> di
     return out
 
 
+def _calibrated(engine, tokenizer, sample) -> tuple[dict, dict]:
+    """(calibration, held-out report): fitted on one half of the sample, reported on the other."""
+    records = predict(engine, tokenizer, sample)
+    half = len(records) // 2
+    calibration = fit_calibration(records[:half])
+    return calibration, report(records[half:], calibration)
+
+
 def export(settings: TrainSettings, embedder_path: Path, out_dir: Path, eval_limit: int = 600) -> dict:
-    """Load the checkpoint, calibrate and evaluate on the held-out split, write the fp16 delta."""
+    """Load the checkpoint, calibrate and evaluate on the held-out split, write the fp16 delta.
+
+    Each runtime (torch fp32, ONNX Runtime int8) gets its own calibration: int8 shifts the
+    span-vs-null margins a little, and a confidence must mean the same on either.
+    """
+    import tempfile
+
     import torch
     from transformers import AutoTokenizer
 
     from .models import embedder_checksum
-    from .qa_runtime import TorchEngine
-    from .reader_weights import build_qa_model, save_delta
+    from .qa_runtime import OnnxEngine, TorchEngine, onnx_model
+    from .reader_weights import build_qa_model, save_delta, trainable_state
 
     tokenizer = AutoTokenizer.from_pretrained(str(embedder_path), local_files_only=True)
     model = build_qa_model(embedder_path)
     state = torch.load(Path(settings.work_dir) / "checkpoint.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(state["model"], strict=False)
+    # evaluate exactly what will be loaded: the delta is stored in fp16
+    model.load_state_dict({k: v.half().float() for k, v in trainable_state(model).items()}, strict=False)
     model.eval()
     _, held = training_sets(settings.qa_dir, seed=settings.seed)
     sample = random.Random(0).sample(held, min(eval_limit, len(held)))
-    records = predict(TorchEngine(model), tokenizer, sample)
-    half = len(records) // 2  # fit calibration on one half, report on the other
-    calibration = fit_calibration(records[:half])
+    calibration, heldout = _calibrated(TorchEngine(model), tokenizer, sample)
+    runtimes = {"torch": dict(calibration=calibration, heldout=heldout)}
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = OnnxEngine(onnx_model(model, Path(tmp), int8=True), threads=settings.threads)
+        q_cal, q_held = _calibrated(engine, tokenizer, sample)
+        runtimes["onnx-int8"] = dict(calibration=q_cal, heldout=q_held)
     meta = dict(base_model_sha256=embedder_checksum(), step=int(state["step"]),
                 settings={k: str(v) for k, v in asdict(settings).items()},
                 window=dict(max_len=MAX_LEN, stride=STRIDE), calibration=calibration,
-                heldout=report(records[half:], calibration))
+                heldout=heldout, runtimes=runtimes)
     save_delta(model, Path(out_dir), meta)
     return meta
