@@ -101,13 +101,13 @@ def load_reader_engine(cfg: Config):
 
     weights = Path(cfg.reader_weights).resolve()
     meta = read_meta(weights)  # verifies the delta before anything derived from it is used
-    return _reader_engine(str(ensure_embedder(cfg)), str(weights), cfg.reader_runtime, str(cfg.home)), meta
+    engine = _reader_engine(str(ensure_embedder(cfg)), str(weights), meta["sha256"], cfg.reader_runtime, str(cfg.home))
+    return engine, meta
 
 
 @functools.lru_cache(maxsize=2)
-def _reader_engine(embedder_path: str, weights_dir: str, runtime: str, home: str):
+def _reader_engine(embedder_path: str, weights_dir: str, sha256: str, runtime: str, home: str):
     from .qa_runtime import make_engine
-    from .reader_weights import read_meta
 
-    cache = Path(home) / "reader-onnx" / read_meta(Path(weights_dir))["sha256"][:16]
+    cache = Path(home) / "reader-onnx" / sha256[:16]
     return make_engine(runtime, lambda: _reader_model(embedder_path, weights_dir)[0], cache)
