@@ -81,20 +81,25 @@ def quantize_int8(source: Path, target: Path) -> Path:
     return target
 
 
-def onnx_model(model, cache: Path, int8: bool) -> Path:
-    """The cached ONNX file for this model, built on first use (about a minute)."""
+def onnx_model(model_loader, cache: Path, int8: bool) -> Path:
+    """The cached ONNX file for this model, built on first use (about a minute);
+    ``model_loader()`` gives the torch model and is called only when building."""
     fp32, q8 = cache / "reader.onnx", cache / "reader-int8.onnx"
     wanted = q8 if int8 else fp32
     if wanted.is_file():
         return wanted
     cache.mkdir(parents=True, exist_ok=True)
-    if not fp32.is_file():
-        log.info("First use: exporting the reader to ONNX in %s (once)", cache)
-        export_onnx(model, fp32)
-    if int8:
-        log.info("First use: quantising the reader to int8 (once)")
-        quantize_int8(fp32, q8)
-        fp32.unlink(missing_ok=True)  # only the int8 file is used from now on
+    try:
+        if not fp32.is_file():
+            log.info("First use: exporting the reader to ONNX in %s (once)", cache)
+            export_onnx(model_loader(), fp32)
+        if int8:
+            log.info("First use: quantising the reader to int8 (once)")
+            quantize_int8(fp32, q8)
+            fp32.unlink(missing_ok=True)  # only the int8 file is used from now on
+    except Exception:
+        shutil.rmtree(cache, ignore_errors=True)  # never leave a half-written model behind
+        raise
     return wanted
 
 
@@ -104,12 +109,5 @@ def make_engine(runtime: str, model_loader, cache: Path):
         raise ValueError(f"unknown reader runtime '{runtime}'; choose one of {', '.join(RUNTIMES)}")
     if runtime == "torch":
         return TorchEngine(model_loader())
-    int8 = runtime == "onnx-int8"
-    path = cache / ("reader-int8.onnx" if int8 else "reader.onnx")
-    if not path.is_file():
-        try:
-            path = onnx_model(model_loader(), cache, int8)
-        except Exception:
-            shutil.rmtree(cache, ignore_errors=True)  # never leave a half-written model behind
-            raise
+    path = onnx_model(model_loader, cache, int8=runtime == "onnx-int8")
     return OnnxEngine(path, threads=max(1, os.cpu_count() or 1))

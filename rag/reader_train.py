@@ -264,7 +264,7 @@ def export(settings: TrainSettings, embedder_path: Path, out_dir: Path, eval_lim
     calibration, heldout = _calibrated(TorchEngine(model), tokenizer, sample)
     runtimes = {"torch": dict(calibration=calibration, heldout=heldout)}
     with tempfile.TemporaryDirectory() as tmp:
-        engine = OnnxEngine(onnx_model(model, Path(tmp), int8=True), threads=settings.threads)
+        engine = OnnxEngine(onnx_model(lambda: model, Path(tmp), int8=True), threads=settings.threads)
         q_cal, q_held = _calibrated(engine, tokenizer, sample)
         runtimes["onnx-int8"] = dict(calibration=q_cal, heldout=q_held)
     meta = dict(base_model_sha256=embedder_checksum(), step=int(state["step"]),
