@@ -1,4 +1,4 @@
-"""Command line: ``rag ingest | ask | search | eval | serve | bench | train-reader``.
+"""Command line: ``rag ingest | ask | search | eval | serve | bench | train-reader | fit-scorer``.
 
 Exit codes: 0 success; 1 some input was rejected (the rest was done); 2 unusable index,
 models or arguments.
@@ -194,6 +194,23 @@ def cmd_train_reader(args) -> int:
     return 0
 
 
+def cmd_fit_scorer(args) -> int:
+    import tempfile
+
+    from .scorer_fit import FitSettings, collect, fit, save
+
+    cfg = _config(args)
+    with tempfile.TemporaryDirectory(prefix="rag-fit-") as tmp:
+        records = collect(cfg, FitSettings(qa_dir=args.data, work_dir=Path(args.work or tmp)))
+    scorer, report = fit(records)
+    path = save(scorer, report, cfg.reader_weights, cfg.reader_runtime)
+    log.info("answer scorer (%s) written to %s", cfg.reader_runtime, path)
+    for row in report["scorer"]["thresholds"]:
+        log.info("threshold %.2f: answers %.0f%% of answerable (%.0f%% right), abstains on %.0f%% of unanswerable",
+                 row["threshold"], 100 * row["answered"], 100 * row["right"], 100 * row["abstained"])
+    return 0
+
+
 # ---- parser --------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -252,6 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--export-only", action="store_true", help="only export the latest checkpoint")
     s.add_argument("--init", type=Path, default=None,
                    help="exported reader weights to start from when the checkpoint folder is empty (e.g. models/reader)")
+
+    s = verb("fit-scorer", cmd_fit_scorer, "Fit the answer scorer on held-out articles run through retrieval and "
+                                           "the reader; writes it into the reader's reader.json.")
+    s.add_argument("--data", type=Path, default=Path("../shared/qa-train"), help="folder with SQuAD-format training files")
+    s.add_argument("--work", type=Path, default=None, help="keep the fit collection and its index here")
     return p
 
 

@@ -71,19 +71,22 @@ def _lemmas(word: str) -> list[str]:
     return out
 
 
-def translate_query(question: str) -> list[str]:
-    """Chinese candidate words for the English content words of ``question``."""
+def translate_words(question: str) -> list[tuple[str, list[str]]]:
+    """Each English content word of ``question`` with its Chinese candidates (maybe none)."""
     table = english_to_chinese()
-    out: list[str] = []
+    out = []
     for word in re.findall(r"[A-Za-z]+", question):
         word = word.lower()
         if word in STOPWORDS or len(word) < 3:
             continue
-        for lemma in _lemmas(word):
-            if lemma in table:
-                out += table[lemma][:PER_WORD]
-                break
+        found = next((table[lemma][:PER_WORD] for lemma in _lemmas(word) if lemma in table), [])
+        out.append((word, found))
     return out
+
+
+def translate_query(question: str) -> list[str]:
+    """Chinese candidate words for the English content words of ``question``."""
+    return [zh for _, found in translate_words(question) for zh in found]
 
 
 @functools.lru_cache(maxsize=1)

@@ -4,8 +4,9 @@ Two readers behind one interface (``run(question, passages) -> list[Span]``), ch
 ``Config.reader``:
 
 - ``neural``: the QA head trained on the e5-small encoder (``rag train-reader``); start/end
-  logits over sliding windows, a span's confidence is ``sigmoid(span − null)`` scaled by the
-  calibration stored with the weights;
+  logits over sliding windows; a span's confidence is the answer scorer's probability
+  (``rag.answer_scoring``, fitted in the retrieval setting) or, without one,
+  ``sigmoid(span − null)`` scaled by the calibration stored with the weights;
 - ``sentence``: the baseline, the clause of the top passages closest to the question.
 """
 
@@ -31,6 +32,13 @@ class Span:
     start: int
     end: int
     score: float  # confidence in [0, 1]
+    logit: float = 0.0  # the reader's raw span score (start + end logit)…
+    null: float = 0.0  # …and its window's no-answer score
+
+    @property
+    def text(self) -> str:
+        base = self.passage.chunk.clean_start
+        return self.passage.chunk.text[self.start - base:self.end - base]
 
 
 def _clauses(passage: Passage) -> list[tuple[int, int]]:
@@ -87,7 +95,7 @@ class NeuralReader:
 
     def __init__(self, cfg: Config):
         self.cfg = cfg
-        self._engine = self._tokenizer = None
+        self._engine = self._tokenizer = self.scorer = None
         self.calibration = dict(scale=1.0, bias=0.0)
 
     def warm_up(self) -> None:
@@ -102,16 +110,26 @@ class NeuralReader:
         # calibrated per runtime when the export measured it (int8 shifts margins slightly)
         runtime = meta.get("runtimes", {}).get(self.cfg.reader_runtime, {})
         self.calibration.update(runtime.get("calibration") or meta.get("calibration", {}))
+        if runtime.get("answer_scorer"):  # fitted per runtime by `rag fit-scorer`
+            from .answer_scoring import AnswerScorer
+
+            self.scorer = AnswerScorer.from_json(runtime["answer_scorer"])
         self._engine = engine
 
     def run(self, question: str, passages: list[Passage]) -> list[Span]:
         self.warm_up()
         first = max(1, min(self.cfg.read_first, self.cfg.passages_read))
-        spans = self._read(question, passages[:first])
-        if not spans or spans[0].score < self.cfg.confident:
-            spans += self._read(question, passages[first:self.cfg.passages_read])
-            spans.sort(key=lambda s: -s.score)
-        return spans
+        read = self._read(question, passages[:first])
+        # the reader's own confidence decides whether to read on, so the answer scorer sees
+        # the same candidates here as when it was fitted
+        if not read or max(s.score for s in read) < self.cfg.confident:
+            read += self._read(question, passages[first:self.cfg.passages_read])
+        return self._score(question, passages, read)
+
+    def _score(self, question: str, passages: list[Passage], spans: list[Span]) -> list[Span]:
+        if self.scorer is None:
+            return sorted(spans, key=lambda s: -s.score)
+        return self.scorer.rescore(question, passages, spans)
 
     def _read(self, question: str, read: list[Passage]) -> list[Span]:
         from .qa_model import encode_windows, span_candidates
@@ -127,8 +145,8 @@ class NeuralReader:
         for c in cands:
             p = read[c.context_index]
             conf = 1.0 / (1.0 + math.exp(-(a * (c.score - c.null_score) + b)))
-            spans.append(Span(p, p.chunk.clean_start + c.start, p.chunk.clean_start + c.end, conf))
-        spans.sort(key=lambda s: -s.score)
+            spans.append(Span(p, p.chunk.clean_start + c.start, p.chunk.clean_start + c.end, conf,
+                              c.score, c.null_score))
         return spans
 
 

@@ -1,0 +1,218 @@
+"""Answer scoring: the confidence of a candidate span in the retrieval setting.
+
+The reader's own calibration (``sigmoid(a·(span − null) + b)``) was fitted with the gold
+paragraph in hand. Over *retrieved* passages other evidence matters as much: how well the
+passage matched, whether other passages agree, whether the span is the kind of thing the
+question asks for (a year for "when", a duration for "how long"), whether it merely echoes
+the question. ``AnswerScorer`` is a logistic model over those features, fitted on held-out
+articles run through the real pipeline (``rag fit-scorer``, ``rag.scorer_fit``); its
+probability both ranks the candidates and decides abstention.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .evaluation import normalize_answer
+from .crosslingual import translate_words
+from .language import CJK, fold, pinyin_tokens, query_pinyin_tokens, tokenize
+
+FEATURES = ("margin", "gap", "null", "rank", "retrieval_gap", "dense", "top_dense", "support",
+            "length", "echo", "type_match", "type_mismatch", "latin_question", "context_match")
+CONTEXT = 60  # characters each side of a span that should echo the question
+
+# what a question asks for, by its question words (English, Chinese, Indonesian)
+_EXPECT = (
+    ("duration", re.compile(r"\bhow long\b|多久|多长时间|多長時間|几年|幾年|berapa lama", re.I)),
+    ("time", re.compile(r"\bwhen\b|\b(?:what|which) (?:year|month|day|date|time)\b|哪一?年|何时|何時|什么时候|"
+                        r"什麼時候|哪一?天|几月|幾月|几号|幾號|日期|\bkapan\b|tahun berapa|tanggal berapa", re.I)),
+    ("number", re.compile(r"\bhow (?:many|much|old)\b|多少|几[个位名家次种]|幾[個位名家次種]|\bberapa\b", re.I)),
+    ("person", re.compile(r"\bwho(?:m|se)?\b|谁|誰|\bsiapa\b", re.I)),
+)
+_NUMERAL = r"(?:\d[\d,.]*|[一二两兩三四五六七八九十百千万萬半几幾]+)"
+_DURATION = re.compile(_NUMERAL + r"\s*(?:多)?(?:年|个月|個月|月|周|週|天|日|小时|小時|分钟|分鐘|秒|"
+                       r"years?|months?|weeks?|days?|hours?|tahun|bulan|minggu|hari|jam)", re.I)
+_TIME = re.compile(r"(?:1[0-9]|20)\d\d|\d+\s*[月日号號]|[一二三四五六七八九十]+月|"
+                   r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|"
+                   r"\b(?:januari|februari|maret|april|mei|juni|juli|agustus|september|oktober|november|desember)\b",
+                   re.I)
+_NUMBER = re.compile(r"\d|[一二两兩三四五六七八九十百千万萬]+[个個位名家次种種人]")
+
+
+def expected_type(question: str) -> str | None:
+    """"duration", "time", "number", "person" or None, from the question words."""
+    for kind, pattern in _EXPECT:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def type_agreement(expected: str | None, answer: str) -> tuple[float, float]:
+    """(match, mismatch) of an answer with the expected kind; (0, 0) when nothing is expected."""
+    if expected is None:
+        return 0.0, 0.0
+    if expected == "person":
+        ok = not re.search(r"\d", answer)
+    else:
+        ok = bool({"duration": _DURATION, "time": _TIME, "number": _NUMBER}[expected].search(answer))
+    return float(ok), float(not ok)
+
+
+def echo(question: str, answer: str) -> float:
+    """How much of the answer the question already says (a span naming the question's own
+    subject is rarely the answer): share of its characters in the question, or for a Latin
+    question, whether the Chinese answer's pinyin is one of the question's names."""
+    a, q = normalize_answer(answer), normalize_answer(question)
+    if not a:
+        return 0.0
+    share = sum(ch in q for ch in a) / len(a)
+    if CJK.search(answer) and not CJK.search(question):
+        names = set(query_pinyin_tokens(question))
+        if names and any(t in names for t in pinyin_tokens(answer)):
+            share = max(share, 1.0)
+    return share
+
+
+def question_terms(question: str) -> tuple[list[set[str]], set[str]]:
+    """(term groups, name pinyin) of a question. A group is one question word and its
+    dictionary translations; the span's surroundings match the group if they hold any."""
+    if CJK.search(question):
+        groups = [{t} for t in set(tokenize(question)) if len(t) >= 2]
+    else:
+        # capitalised words the dictionary lacks are names, matched as one group below;
+        # one-character glosses ("查", "住") match almost anywhere: only words count
+        capital = {w.lower() for w in re.findall(r"\b[A-Z][a-z]+", question)}
+        groups = [{word, *(fold(zh) for zh in found if len(zh) >= 2)}
+                  for word, found in translate_words(question) if found or word not in capital]
+    return groups, set(query_pinyin_tokens(question))
+
+
+def context_match(terms: tuple[list[set[str]], set[str]], passage_text: str, start: int, end: int) -> float:
+    """Share of the question's term groups found within ``CONTEXT`` characters of a span
+    (a transliterated name counts when its pinyin matches the characters)."""
+    groups, names = terms
+    if not groups and not names:
+        return 0.0
+    window = fold(passage_text[max(0, start - CONTEXT):end + CONTEXT])
+    hits = sum(any(t in window for t in g) for g in groups)
+    if names:  # written out in Latin letters, or as the characters it transliterates
+        hits += any(n in window for n in names if len(n) > 3) or bool(names & set(pinyin_tokens(window)))
+    return hits / (len(groups) + bool(names))
+
+
+def features(question: str, passages: list, spans: list) -> np.ndarray:
+    """One row of ``FEATURES`` per span (spans carry ``logit``, ``null`` and ``text``)."""
+    if not spans:
+        return np.zeros((0, len(FEATURES)))
+    rank = {id(p): i for i, p in enumerate(passages)}
+    top = passages[0] if passages else spans[0].passage
+    top_dense = max((p.dense for p in passages), default=top.dense)
+    best = max(s.logit - s.null for s in spans)
+    keys = [normalize_answer(s.text) for s in spans]
+    expected = expected_type(question)
+    latin = float(not CJK.search(question))
+    terms = question_terms(question)
+    rows = []
+    for s, key in zip(spans, keys):
+        others = {spans[j].passage.chunk_id for j, k in enumerate(keys)
+                  if spans[j].passage.chunk_id != s.passage.chunk_id and k and key and (k in key or key in k)}
+        match, mismatch = type_agreement(expected, s.text)
+        base = s.passage.chunk.clean_start
+        rows.append((s.logit - s.null, s.logit - s.null - best, s.null,
+                     math.log1p(rank.get(id(s.passage), len(passages))), s.passage.score - top.score,
+                     s.passage.dense, top_dense, math.log1p(len(others)), math.log1p(len(key)),
+                     echo(question, s.text), match, mismatch, latin,
+                     context_match(terms, s.passage.chunk.text, s.start - base, s.end - base)))
+    return np.asarray(rows, dtype=float)
+
+
+@dataclass(frozen=True)
+class AnswerScorer:
+    """Two logistic models. The *ranker*, over ``FEATURES`` (standardised with the stored
+    mean and std) and fitted on every candidate, orders a question's candidates; the
+    *calibration* (Platt, on the ranker's logit) is fitted on each question's top candidate
+    only, so a shown answer's confidence is the chance that it is right."""
+
+    names: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    scale: float = 1.0  # calibration: sigmoid(scale · ranker logit + shift)
+    shift: float = 0.0
+
+    @classmethod
+    def from_json(cls, data: dict) -> "AnswerScorer":
+        if tuple(data["names"]) != FEATURES:
+            raise ValueError("the answer scorer in reader.json was fitted on other features; "
+                             "re-run `rag fit-scorer`")
+        return cls(tuple(data["names"]), tuple(data["mean"]), tuple(data["std"]),
+                   tuple(data["weights"]), float(data["bias"]), float(data["scale"]), float(data["shift"]))
+
+    def to_json(self) -> dict:
+        return dict(names=list(self.names), mean=list(self.mean), std=list(self.std),
+                    weights=list(self.weights), bias=self.bias, scale=self.scale, shift=self.shift)
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        z = (x - np.asarray(self.mean)) / np.asarray(self.std)
+        return z @ np.asarray(self.weights) + self.bias
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        return _sigmoid(self.scale * self.logits(x) + self.shift)
+
+    def rescore(self, question: str, passages: list, spans: list) -> list:
+        """The spans with ``score`` replaced by the scorer's probability, best first."""
+        if not spans:
+            return []
+        probs = self.probabilities(features(question, passages, spans))
+        out = [replace(s, score=float(p)) for s, p in zip(spans, probs)]
+        out.sort(key=lambda s: -s.score)
+        return out
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 50) -> tuple[np.ndarray, float]:
+    """(weights, bias) of an L2-regularised logistic regression, by Newton's method.
+
+    Written out rather than imported: scikit-learn is not otherwise a dependency, and a
+    thirteen-feature fit is a few lines of linear algebra.
+    """
+    z = np.hstack([x, np.ones((len(x), 1))])
+    w = np.zeros(z.shape[1])
+    reg = np.full(z.shape[1], l2)
+    reg[-1] = 0.0  # the bias is not shrunk
+    for _ in range(iterations):
+        p = _sigmoid(z @ w)
+        grad = z.T @ (p - y) + reg * w
+        hess = (z * (p * (1 - p))[:, None]).T @ z + np.diag(reg) + 1e-9 * np.eye(len(w))
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w[:-1], float(w[-1])
+
+
+def fit_scorer(questions: list[tuple[np.ndarray, np.ndarray]]) -> AnswerScorer:
+    """Fit the ranker on all candidates, then the calibration on each question's top one.
+    ``questions``: (feature rows, 0/1 labels) per question."""
+    x = np.vstack([rows for rows, _ in questions if len(rows)])
+    y = np.concatenate([labels for rows, labels in questions if len(rows)])
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std = np.where(std < 1e-9, 1.0, std)
+    w, b = fit_logistic((x - mean) / std, y)
+    ranker = AnswerScorer(FEATURES, tuple(mean.tolist()), tuple(std.tolist()), tuple(w.tolist()), b)
+    tops, right = [], []
+    for rows, labels in questions:
+        if len(rows):
+            logits = ranker.logits(rows)
+            tops.append(logits.max())
+            right.append(labels[int(np.argmax(logits))])
+    (scale,), shift = fit_logistic(np.asarray(tops)[:, None], np.asarray(right, dtype=float), l2=0.0)
+    return replace(ranker, scale=float(scale), shift=shift)

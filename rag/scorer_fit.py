@@ -1,0 +1,217 @@
+"""Fitting the answer scorer on held-out articles run through the real pipeline.
+
+The reader's held-out articles (never trained on) become a document collection:
+
+- most are indexed whole: their questions, Chinese and word-by-word English, are answerable;
+- in some, the sentence holding one question's answer is cut out before indexing: that
+  question is unanswerable while its topic is present (the hard case);
+- the rest are left out: their questions are unanswerable, their topic absent;
+- training articles join as distractors (their questions are never asked).
+
+Every question goes through retrieval and the reader as ``rag ask`` does; each candidate
+span becomes a row of ``answer_scoring.FEATURES``, labelled right when it matches a gold
+answer (character F1 ≥ 0.5) in the question's own article. The scorer is fitted on half of
+the articles and reported on the other half, where the threshold table is measured.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import random
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .answer_scoring import FEATURES, AnswerScorer, features, fit_scorer
+from .config import Config
+from .evaluation import best_f1
+from .qa_data import QAExample, cross_lingual, load_squad, split_heldout
+
+log = logging.getLogger(__name__)
+
+_SENTENCE = re.compile(r"[^。！？!?\n]*[。！？!?\n]?")
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    qa_dir: Path
+    work_dir: Path
+    absent: float = 0.2  # share of held-out articles left out of the index
+    cut: float = 0.5  # share of the indexed ones with one answer's sentence cut out
+    distractors: int = 200  # training articles added to the collection
+    seed: int = 5
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    lang: str
+    group: str  # article
+    answers: tuple[str, ...]  # empty: unanswerable
+    kind: str  # "answerable", "absent" or "cut"
+
+
+def _cut_sentence(context: str, start: int, end: int) -> str:
+    """``context`` without the sentence(s) overlapping ``[start, end)``."""
+    spans = [(m.start(), m.end()) for m in _SENTENCE.finditer(context) if m.end() > m.start()]
+    keep = [context[a:b] for a, b in spans if b <= start or a >= end]
+    return "".join(keep)
+
+
+def build_collection(settings: FitSettings) -> tuple[dict[str, str], list[Question]]:
+    """(documents by file name, questions) for the fit; deterministic for a seed."""
+    base = []
+    for name in ("cmrc2018_dev.json", "cmrc2018_trial.json"):
+        base += load_squad(Path(settings.qa_dir) / name)
+    train, held = split_heldout(base)  # the reader's own split: these articles were never trained on
+    by_group: dict[str, list[QAExample]] = defaultdict(list)
+    for e in held:
+        by_group[e.group].append(e)
+    rng = random.Random(settings.seed)
+    groups = sorted(by_group)
+    rng.shuffle(groups)
+    n_absent = int(len(groups) * settings.absent)
+    docs, questions = {}, []
+    english = {e.qid: e for e in cross_lingual(held, seed=8)}
+    for i, group in enumerate(groups):
+        examples = by_group[group]
+        context = examples[0].context
+        kinds = {}
+        if i < n_absent:
+            kinds = {e.qid: "absent" for e in examples}
+        else:
+            if rng.random() < settings.cut:
+                victim = rng.choice(examples)
+                cut = _cut_sentence(context, victim.answer_start, victim.answer_start + len(victim.answer_text))
+                if victim.answer_text not in cut and len(cut) > 50:
+                    context = cut
+                    kinds[victim.qid] = "cut"
+            docs[f"{group}.txt"] = context
+        for e in examples:
+            kind = kinds.get(e.qid) or ("answerable" if e.answer_text in context else None)
+            if kind is None:  # another answer the cut removed: neither clearly one thing nor the other
+                continue
+            answers = (e.answer_text,) if kind == "answerable" else ()
+            for q in (e, english[e.qid + "-en"]):
+                questions.append(Question(q.question, q.lang, group, answers, kind))
+    train_groups = sorted({e.group: e.context for e in train}.items())
+    for group, context in rng.sample(train_groups, min(settings.distractors, len(train_groups))):
+        docs[f"train-{group}.txt"] = context
+    return docs, questions
+
+
+def collect(cfg: Config, settings: FitSettings) -> list[dict]:
+    """Run every question of the collection through retrieval and the reader; one record
+    per question with its candidates' features and labels."""
+    from .ingest import ingest
+    from .pipeline import QA
+
+    docs, questions = build_collection(settings)
+    corpus = Path(settings.work_dir) / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    for name, text in docs.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    fit_cfg = dataclasses.replace(cfg, index_dir=Path(settings.work_dir) / "index", corpus_dir=corpus)
+    report = ingest([corpus], fit_cfg)
+    log.info("fit collection: %d documents, %d chunks, %d questions", len(docs), report.chunks, len(questions))
+    qa = QA(fit_cfg, threshold=0.0).warm_up()
+    reader = qa.reader
+    reader.scorer = None  # raw reader candidates: the scorer is what is being fitted
+    records = []
+    for q in tqdm(questions, desc="Questions", unit="q"):
+        passages = qa._retriever.run(q.text, fit_cfg.top_k)
+        spans = reader.run(q.text, passages)
+        rows = features(q.text, passages, spans)
+        labels = [float(bool(q.answers) and s.passage.chunk.doc_id == f"{q.group}.txt"
+                        and best_f1(s.text, list(q.answers)) >= 0.5) for s in spans]
+        records.append(dict(question=q.text, lang=q.lang, group=q.group, kind=q.kind,
+                            answers=list(q.answers), x=rows.tolist(), y=labels,
+                            texts=[s.text for s in spans], reader=[s.score for s in spans]))
+    return records
+
+
+def _outcomes(records: list[dict], score) -> list[tuple[float, bool, bool]]:
+    """Per question: (top confidence, answerable, top answer right) under ``score``."""
+    out = []
+    for r in records:
+        if not r["y"]:
+            out.append((0.0, bool(r["answers"]), False))
+            continue
+        s = score(r)
+        best = int(np.argmax(s))
+        out.append((float(s[best]), bool(r["answers"]), bool(r["y"][best])))
+    return out
+
+
+def threshold_table(outcomes, thresholds=(0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)) -> list[dict]:
+    """At each threshold: answered and right shares of answerable questions, abstained share
+    of unanswerable ones."""
+    ans = [o for o in outcomes if o[1]]
+    una = [o for o in outcomes if not o[1]]
+    rows = []
+    for t in thresholds:
+        rows.append(dict(threshold=t,
+                         answered=round(sum(c >= t for c, _, _ in ans) / max(1, len(ans)), 3),
+                         right=round(sum(c >= t and ok for c, _, ok in ans) / max(1, len(ans)), 3),
+                         abstained=round(sum(c < t for c, _, _ in una) / max(1, len(una)), 3)))
+    return rows
+
+
+def reliability(outcomes, bins=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0001)) -> list[dict]:
+    """Answered questions by confidence bin: mean confidence against share right."""
+    rows = []
+    for lo, hi in zip(bins, bins[1:]):
+        sel = [(c, ok) for c, _, ok in outcomes if lo <= c < hi]
+        if sel:
+            rows.append(dict(confidence=f"{lo:.1f}-{min(hi, 1):.1f}", n=len(sel),
+                             mean_confidence=round(float(np.mean([c for c, _ in sel])), 3),
+                             accuracy=round(float(np.mean([ok for _, ok in sel])), 3)))
+    return rows
+
+
+def fit(records: list[dict], seed: int = 3) -> tuple[AnswerScorer, dict]:
+    """Fit on half of the articles; report on the other half (reader-only confidence beside)."""
+    groups = sorted({r["group"] for r in records})
+    random.Random(seed).shuffle(groups)
+    fit_groups = set(groups[: len(groups) // 2])
+    fit_half = [r for r in records if r["group"] in fit_groups]
+    report_half = [r for r in records if r["group"] not in fit_groups]
+    scorer = fit_scorer([(np.asarray(r["x"]).reshape(-1, len(FEATURES)), np.asarray(r["y"])) for r in fit_half])
+    scored = lambda r: scorer.probabilities(np.asarray(r["x"]))  # noqa: E731
+    reader_only = lambda r: np.asarray(r["reader"])  # noqa: E731
+    report = dict(candidates=sum(len(r["y"]) for r in fit_half),
+                  questions=dict(fit=len(fit_half), report=len(report_half)),
+                  weights=dict(zip(FEATURES, [round(w, 3) for w in scorer.weights])),
+                  calibration=dict(scale=round(scorer.scale, 3), shift=round(scorer.shift, 3)))
+    for name, score in (("scorer", scored), ("reader_only", reader_only)):
+        outcomes = _outcomes(report_half, score)
+        part = dict(thresholds=threshold_table(outcomes), reliability=reliability(outcomes))
+        for lang in ("zh", "en"):
+            part[f"thresholds_{lang}"] = threshold_table(_outcomes([r for r in report_half if r["lang"] == lang], score))
+        for kind in ("absent", "cut"):
+            sub = [r for r in report_half if r["kind"] in (kind, "answerable")]
+            part[f"thresholds_{kind}"] = threshold_table(_outcomes(sub, score))
+        part["fit_thresholds"] = threshold_table(_outcomes(fit_half, score))
+        report[name] = part
+    return scorer, report
+
+
+def save(scorer: AnswerScorer, report: dict, weights_dir: Path, runtime: str) -> Path:
+    """Write the scorer and its report into ``reader.json`` under the runtime it was fitted with."""
+    from .reader_weights import META_FILE as META
+
+    path = Path(weights_dir) / META
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    meta.setdefault("runtimes", {}).setdefault(runtime, {})
+    meta["runtimes"][runtime]["answer_scorer"] = scorer.to_json()
+    meta["runtimes"][runtime]["answer_scorer_report"] = report
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)
+    return path

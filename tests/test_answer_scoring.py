@@ -1,0 +1,128 @@
+"""The answer scorer: its features, its fit, and the held-out collection it is fitted on."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+
+import numpy as np
+import pytest
+
+from rag.answer_scoring import (FEATURES, AnswerScorer, context_match, echo, expected_type, fit_scorer,
+                                question_terms, type_agreement)
+from rag.scorer_fit import FitSettings, build_collection, reliability, threshold_table
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("How long did she stay at the lab?", "duration"),
+    ("周伯文是哪一年出任副总裁的?", "time"),
+    ("Kapan dia keluar dari Baidu?", "time"),
+    ("How many people left?", "number"),
+    ("谁邀请他回国?", "person"),
+    ("Siapa pendiri Aibee?", "person"),
+    ("What book did he write?", None),
+])
+def test_expected_type_in_three_languages(question, kind):
+    assert expected_type(question) == kind
+
+
+def test_type_agreement():
+    assert type_agreement("duration", "兩年半") == (1.0, 0.0)
+    assert type_agreement("duration", "16 years") == (1.0, 0.0)
+    assert type_agreement("time", "2017年9月") == (1.0, 0.0)
+    assert type_agreement("time", "复旦大学") == (0.0, 1.0)
+    assert type_agreement("person", "2016年") == (0.0, 1.0)
+    assert type_agreement(None, "anything") == (0.0, 0.0)
+
+
+def test_echo_sees_a_name_in_pinyin_and_in_characters():
+    assert echo("Who invited Qi Yuan to Alibaba?", "漆远") == 1.0
+    assert echo("Who invited Qi Yuan to Alibaba?", "王坚") == 0.0
+    assert echo("漆远是谁邀请的?", "漆远") == 1.0
+
+
+def test_context_match_crosses_languages():
+    text = "马维英在微软亚洲研究院工作了16年,之后加入字节跳动。另一段说的是别的事情,与此无关的内容很长很长。"
+    start = text.index("16年")
+    terms = question_terms("How long did Ma Weiying work at Microsoft Research Asia?")
+    near = context_match(terms, text, start, start + 3)
+    far_text = "无关内容" * 40 + text
+    far = context_match(terms, far_text, 10, 13)
+    assert near > 0.5 > far
+    assert context_match(question_terms("马维英在微软工作了多久?"), text, start, start + 3) > 0.5
+
+
+def test_fit_recovers_the_signal_and_calibrates_the_top_candidate():
+    rng = np.random.default_rng(0)
+    questions = []
+    for _ in range(400):
+        x = rng.normal(size=(6, len(FEATURES)))
+        truth = 2.0 * x[:, 0] - 1.5 * x[:, 3]  # only "margin" and "rank" matter
+        y = (rng.random(6) < 1 / (1 + np.exp(-(truth - 3)))).astype(float)
+        questions.append((x, y))
+    scorer = fit_scorer(questions)
+    w = np.abs(scorer.weights)
+    assert w[0] > 3 * np.delete(w, [0, 3]).max() and w[3] > 3 * np.delete(w, [0, 3]).max()
+    assert scorer.weights[0] > 0 > scorer.weights[3]
+    # the top candidate's confidence: mean predicted ≈ share right
+    tops = [(scorer.probabilities(x).max(), y[int(np.argmax(scorer.logits(x)))]) for x, y in questions]
+    assert abs(np.mean([p for p, _ in tops]) - np.mean([r for _, r in tops])) < 0.05
+    again = AnswerScorer.from_json(json.loads(json.dumps(scorer.to_json())))
+    assert np.allclose(again.probabilities(questions[0][0]), scorer.probabilities(questions[0][0]))
+
+
+def test_a_scorer_fitted_on_other_features_is_refused():
+    data = AnswerScorer(FEATURES[:-1], (0,) * 13, (1,) * 13, (0,) * 13, 0.0).to_json()
+    with pytest.raises(ValueError, match="rag fit-scorer"):
+        AnswerScorer.from_json(data)
+
+
+def _squad(path, n_articles=150, seed=0):
+    rng = random.Random(seed)
+    data = []
+    for a in range(n_articles):
+        sentences = [f"第{a}篇第{s}句讲的是编号{a * 10 + s}号事物的历史。" for s in range(6)]
+        context = "".join(sentences)
+        qas = []
+        for s in rng.sample(range(6), 3):
+            answer = f"编号{a * 10 + s}号"
+            qas.append(dict(id=f"q{a}-{s}", question=f"第{a}篇第{s}句讲的是什么?",
+                            answers=[dict(text=answer, answer_start=context.index(answer))]))
+        data.append(dict(id=f"A{a}", title=f"t{a}", paragraphs=[dict(context=context, qas=qas)]))
+    path.write_text(json.dumps(dict(data=data), ensure_ascii=False), encoding="utf-8")
+
+
+def test_the_fit_collection_keeps_its_promises(tmp_path):
+    _squad(tmp_path / "cmrc2018_dev.json")
+    _squad(tmp_path / "cmrc2018_trial.json", n_articles=10, seed=1)
+    settings = FitSettings(qa_dir=tmp_path, work_dir=tmp_path / "work", absent=0.3, cut=0.5, distractors=5)
+    docs, questions = build_collection(settings)
+    assert build_collection(settings) == (docs, questions)  # deterministic
+    kinds = {q.kind for q in questions}
+    assert kinds == {"answerable", "absent", "cut"}
+    for q in questions:
+        doc = docs.get(f"{q.group}.txt")
+        if q.kind == "absent":
+            assert doc is None
+        elif q.kind == "cut":
+            assert doc is not None and not q.answers
+            if q.lang == "zh":  # the question names the sentence its answer was in
+                a, s = map(int, re.match(r"第(\d+)篇第(\d+)句", q.text).groups())
+                assert f"编号{a * 10 + s}号" not in doc
+                assert sum(f"第{a}篇第{k}句" in doc for k in range(6)) == 5  # just that sentence
+        else:
+            assert doc is not None and all(a in doc for a in q.answers)
+    assert {q.lang for q in questions} == {"zh", "en"}
+    assert sum(name.startswith("train-") for name in docs) == 5
+    held_groups = {q.group for q in questions}
+    assert not any(name[len("train-"):-4] in held_groups for name in docs if name.startswith("train-"))
+
+
+def test_threshold_table_and_reliability():
+    outcomes = [(0.9, True, True), (0.6, True, False), (0.2, True, True), (0.05, False, False), (0.7, False, False)]
+    rows = {r["threshold"]: r for r in threshold_table(outcomes, thresholds=(0.0, 0.5))}
+    assert rows[0.0] == dict(threshold=0.0, answered=1.0, right=round(2 / 3, 3), abstained=0.0)
+    assert rows[0.5] == dict(threshold=0.5, answered=round(2 / 3, 3), right=round(1 / 3, 3), abstained=0.5)
+    bins = reliability(outcomes)
+    assert sum(b["n"] for b in bins) == len(outcomes)
