@@ -33,10 +33,9 @@ class Config:
     reader: str = "neural"  # "neural" (trained QA head) or "sentence" (baseline clause reader)
     reader_runtime: str = "onnx-int8"  # "onnx-int8", "onnx" (fp32) or "torch"; see rag/qa_runtime.py
     answers: int = 3
-    # answers below this calibrated confidence are withheld ("not found"). Chosen on the reader's
-    # held-out split (fit half): at 0.3 it answers 93 % of answerable questions and still abstains
-    # on 94 % of unanswerable ones; at 0.5 it would answer 84 % (models/reader/MODEL_CARD.md)
-    min_confidence: float = 0.3
+    # answers below this confidence are withheld ("not found"). None: the threshold chosen with
+    # the reader's answer scorer on held-out articles (`rag fit-scorer`, models/reader/MODEL_CARD.md)
+    min_confidence: float | None = None
     passages_read: int = 4  # the reader reads at most this many top passages…
     read_first: int = 2  # …first this many, and the rest only if no answer is this confident:
     confident: float = 0.8
@@ -63,6 +62,10 @@ class Config:
 
 def _coerce(f: dataclasses.Field, raw: str):
     kind = f.type if isinstance(f.type, str) else f.type.__name__
+    if kind.endswith(" | None"):
+        if raw.strip().lower() in ("", "none"):
+            return None
+        kind = kind[: -len(" | None")]
     if kind == "int":
         return int(raw)
     if kind == "float":

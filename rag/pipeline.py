@@ -44,11 +44,16 @@ class QA:
 
     def __init__(self, cfg: Config | None = None, threshold: float | None = None):
         self.cfg = cfg or Config.from_env()
-        self.threshold = self.cfg.min_confidence if threshold is None else threshold
+        self._threshold = self.cfg.min_confidence if threshold is None else threshold
         self.reader = make_reader(self.cfg)
         self._index: Index | None = None
         self._retriever: Retriever | None = None
         self._lock = threading.Lock()
+
+    @property
+    def threshold(self) -> float:
+        """Answers below this confidence are withheld: the configured one, else the reader's own."""
+        return self.reader.threshold if self._threshold is None else self._threshold
 
     @property
     def index(self) -> Index:

@@ -4,14 +4,18 @@ Exact matching ignores script (traditional = simplified), case, spacing and
 punctuation: both sides are reduced to a *skeleton* of folded letters and digits that
 remembers each character's position in the cleaned text. A fragment with no exact
 match (a paraphrase, a translation) falls back to retrieval, with the longest common
-stretch of the skeletons marking the place in each passage.
+stretch of the skeletons marking the place in each passage, or, when they share none
+(a translation), the passage's phrase closest in meaning by the two encoders.
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
+import re
 from dataclasses import dataclass
+
+import numpy as np
 
 from .index import Index
 from .language import fold
@@ -70,7 +74,47 @@ def find_quote(index: Index, retriever: Retriever, fragment: str, limit: int = 5
         if m.size >= max(2, len(frag) // 4):
             c0, c1 = base + pos[m.b], base + pos[m.b + m.size - 1] + 1
             score = m.size / len(frag)
-        else:  # no shared stretch (another language): cite the passage itself
-            c0, c1, score = p.chunk.clean_start, p.chunk.clean_end, max(0.0, p.dense)
+        else:  # no shared stretch (another language): the passage's closest phrase
+            c0, c1, score = _closest_phrase(retriever, fragment, p)
         out.append(_match(index, p.chunk.doc_id, c0, c1, score, False))
-    return out
+    return sorted(out, key=lambda m: -m.score)
+
+
+_PHRASE_END = re.compile(r"[，,、。！？!?；;：:\n「」『』“”\"（）()]+")
+
+
+_JOIN = re.compile(r"\s*[，,、；;：:]\s*")
+
+
+def phrases(text: str) -> list[tuple[int, int]]:
+    """(start, end) of one or two consecutive phrases (text between commas, stops, quotes)."""
+    pieces, pos = [], 0
+    for m in _PHRASE_END.finditer(text):
+        if m.start() > pos:
+            pieces.append((pos, m.start()))
+        pos = m.end()
+    if pos < len(text):
+        pieces.append((pos, len(text)))
+    pieces = [(a, b) for a, b in pieces if text[a:b].strip()]
+    # two phrases join across a comma-like mark, never across a sentence end or a quote mark
+    pairs = [(a, d) for (a, b), (c, d) in zip(pieces, pieces[1:]) if _JOIN.fullmatch(text[b:c])]
+    return pieces + pairs
+
+
+def _closest_phrase(retriever: Retriever, fragment: str, passage) -> tuple[int, int, float]:
+    """The phrase of ``passage`` most similar to ``fragment`` by both encoders (a translated
+    quote shares no characters with its source, only meaning); cleaned offsets and cosine."""
+    text, base = passage.chunk.text, passage.chunk.clean_start
+    spans = phrases(text)
+    if not spans:
+        return passage.chunk.clean_start, passage.chunk.clean_end, max(0.0, passage.dense)
+    q = retriever.embedder.queries([fragment])
+    c = retriever.embedder.passages([text[a:b] for a, b in spans])
+    sims = sum(c[f] @ q[f][0] for f in q) / len(q)
+    best = int(np.argmax(sims))
+    a, b = spans[best]
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return base + a, base + b, max(0.0, float(sims[best]))

@@ -175,6 +175,19 @@ def reliability(outcomes, bins=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0001)) -> list[dict]:
     return rows
 
 
+ANSWER_SHARE = 0.9  # the threshold keeps answering this share of answerable questions
+
+
+def choose_threshold(outcomes, share: float = ANSWER_SHARE) -> float:
+    """The highest threshold (0.01 steps) that still answers ``share`` of answerable questions:
+    a user would rather see a low-confidence answer, marked so, than a wrong "not found"."""
+    answerable = sorted((c for c, ok_q, _ in outcomes if ok_q), reverse=True)
+    if not answerable:
+        return 0.0
+    kth = answerable[min(len(answerable) - 1, int(np.ceil(share * len(answerable))) - 1)]
+    return float(np.floor(kth * 100) / 100)
+
+
 def fit(records: list[dict], seed: int = 3) -> tuple[AnswerScorer, dict]:
     """Fit on half of the articles; report on the other half (reader-only confidence beside)."""
     groups = sorted({r["group"] for r in records})
@@ -198,6 +211,8 @@ def fit(records: list[dict], seed: int = 3) -> tuple[AnswerScorer, dict]:
             sub = [r for r in report_half if r["kind"] in (kind, "answerable")]
             part[f"thresholds_{kind}"] = threshold_table(_outcomes(sub, score))
         part["fit_thresholds"] = threshold_table(_outcomes(fit_half, score))
+        part["threshold"] = t = choose_threshold(_outcomes(fit_half, score))
+        part["at_threshold"] = threshold_table(outcomes, thresholds=(t,))[0]
         report[name] = part
     return scorer, report
 
@@ -209,7 +224,7 @@ def save(scorer: AnswerScorer, report: dict, weights_dir: Path, runtime: str) ->
     path = Path(weights_dir) / META
     meta = json.loads(path.read_text(encoding="utf-8"))
     meta.setdefault("runtimes", {}).setdefault(runtime, {})
-    meta["runtimes"][runtime]["answer_scorer"] = scorer.to_json()
+    meta["runtimes"][runtime]["answer_scorer"] = dict(scorer.to_json(), threshold=report["scorer"]["threshold"])
     meta["runtimes"][runtime]["answer_scorer_report"] = report
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")

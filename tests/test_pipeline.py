@@ -76,6 +76,24 @@ def test_quote_lookup_in_indonesian_and_across_spacing(qa):
     assert m.exact and m.text == "2022 年 3 月 14 日"
 
 
+def test_quote_lookup_of_a_translation_points_at_the_phrase(qa):
+    """An English rendering of a Chinese saying shares no characters with it: the match is
+    the source's phrase closest in meaning, not the whole passage."""
+    m = qa.find_quote("You want the horse to run but you don't want it to eat grass")[0]
+    assert not m.exact and m.source.startswith(("000", "001"))
+    assert "馬兒" in m.text and len(m.text) <= 20
+    assert qa.index.documents[m.source].original[m.start:m.end] == m.text
+
+
+def test_phrases_join_across_commas_only():
+    from rag.quotes import phrases
+
+    text = "这波热潮结束,神仙们归隐山林。普通人「转型」"
+    got = {text[a:b] for a, b in phrases(text)}
+    assert {"这波热潮结束", "神仙们归隐山林", "这波热潮结束,神仙们归隐山林", "普通人", "转型"} <= got
+    assert "神仙们归隐山林。普通人" not in got
+
+
 def test_filters_restrict_sources(qa):
     result = qa.run("AI Lab", top_k=5, filters=Filters(doc_ids=frozenset({"004_17511823034d1328.txt"})))
     assert result.passages and {p.chunk.doc_id for p in result.passages} == {"004_17511823034d1328.txt"}
