@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .evaluation import normalize_answer
 from .crosslingual import translate_words
+from .evaluation import normalize_answer
 from .language import CJK, fold, pinyin_tokens, query_pinyin_tokens, tokenize
 
 FEATURES = ("margin", "gap", "null", "rank", "retrieval_gap", "dense", "top_dense", "support",
@@ -182,7 +182,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int 
     """(weights, bias) of an L2-regularised logistic regression, by Newton's method.
 
     Written out rather than imported: scikit-learn is not otherwise a dependency, and a
-    thirteen-feature fit is a few lines of linear algebra.
+    fourteen-feature fit is a few lines of linear algebra.
     """
     z = np.hstack([x, np.ones((len(x), 1))])
     w = np.zeros(z.shape[1])

@@ -60,6 +60,11 @@ class QA:
         self.refresh()
         return self._index
 
+    @property
+    def retriever(self) -> Retriever:
+        self.refresh()
+        return self._retriever
+
     def refresh(self) -> None:
         """Load the index if it is new on disk (cheap check of the CURRENT pointer)."""
         from .index import current_generation

@@ -125,7 +125,7 @@ def collect(cfg: Config, settings: FitSettings) -> list[dict]:
     reader.scorer = None  # raw reader candidates: the scorer is what is being fitted
     records = []
     for q in tqdm(questions, desc="Questions", unit="q"):
-        passages = qa._retriever.run(q.text, fit_cfg.top_k)
+        passages = qa.retriever.run(q.text, fit_cfg.top_k)
         spans = reader.run(q.text, passages)
         rows = features(q.text, passages, spans)
         labels = [float(bool(q.answers) and s.passage.chunk.doc_id == f"{q.group}.txt"
