@@ -66,14 +66,17 @@ def echo(question: str, answer: str) -> float:
     """How much of the answer the question already says (a span naming the question's own
     subject is rarely the answer): share of its characters in the question, or for a Latin
     question, whether the Chinese answer's pinyin is one of the question's names."""
-    a, q = normalize_answer(answer), normalize_answer(question)
+    return _echo(normalize_answer(question), question_terms(question)[1], bool(CJK.search(question)), answer)
+
+
+def _echo(folded_question: str, names: set[str], cjk_question: bool, answer: str) -> float:
+    """``echo`` with the question's parts computed once per question, not once per span."""
+    a = normalize_answer(answer)
     if not a:
         return 0.0
-    share = sum(ch in q for ch in a) / len(a)
-    if CJK.search(answer) and not CJK.search(question):
-        names = set(query_pinyin_tokens(question))
-        if names and any(t in names for t in pinyin_tokens(answer)):
-            share = max(share, 1.0)
+    share = sum(ch in folded_question for ch in a) / len(a)
+    if names and not cjk_question and CJK.search(answer) and any(t in names for t in pinyin_tokens(answer)):
+        share = 1.0
     return share
 
 
@@ -116,6 +119,7 @@ def features(question: str, passages: list, spans: list) -> np.ndarray:
     expected = expected_type(question)
     latin = float(not CJK.search(question))
     terms = question_terms(question)
+    folded_question = normalize_answer(question)
     rows = []
     for s, key in zip(spans, keys):
         others = {spans[j].passage.chunk_id for j, k in enumerate(keys)
@@ -125,7 +129,7 @@ def features(question: str, passages: list, spans: list) -> np.ndarray:
         rows.append((s.logit - s.null, s.logit - s.null - best, s.null,
                      math.log1p(rank.get(id(s.passage), len(passages))), s.passage.score - top.score,
                      s.passage.dense, top_dense, math.log1p(len(others)), math.log1p(len(key)),
-                     echo(question, s.text), match, mismatch, latin,
+                     _echo(folded_question, terms[1], not latin, s.text), match, mismatch, latin,
                      context_match(terms, s.passage.chunk.text, s.start - base, s.end - base)))
     return np.asarray(rows, dtype=float)
 
