@@ -11,6 +11,7 @@ from pathlib import Path
 from .answer import Answer, assemble, passage_json
 from .config import Config
 from .index import Index, load_index
+from .quotes import find_quote, lookup_request, lookup_spans
 from .reader import make_reader
 from .retrieval import Filters, Passage, Retriever
 
@@ -98,7 +99,9 @@ class QA:
         t0 = time.perf_counter()
         passages = retriever.run(question, top_k or self.cfg.top_k, filters, timings)
         t1 = time.perf_counter()
-        spans = self.reader.run(question, passages)
+        fragment = lookup_request(question)
+        spans = lookup_spans(index, retriever, fragment, self.cfg.answers) if fragment else []
+        spans = spans or self.reader.run(question, passages)
         answers = assemble(index, spans, self.cfg.answers, self.threshold)
         t2 = time.perf_counter()
         # retrieval excludes the question embedding, reported on its own
@@ -108,8 +111,6 @@ class QA:
 
     def find_quote(self, fragment: str, limit: int = 5) -> list:
         """Where ``fragment`` comes from (see ``rag.quotes``), best first."""
-        from .quotes import find_quote
-
         self.refresh()
         return find_quote(self._index, self._retriever, fragment, limit=limit)
 

@@ -19,7 +19,8 @@ import numpy as np
 
 from .index import Index
 from .language import fold
-from .retrieval import Retriever
+from .reader import Span
+from .retrieval import Passage, Retriever, quoted_fragments
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class QuoteMatch:
     text: str  # original_text[start:end]
     score: float  # 1.0 exact; else the share of the fragment found, or retrieval similarity
     exact: bool
+    clean_start: int = 0  # the same place in the document's cleaned text
+    clean_end: int = 0
 
     def to_json(self) -> dict:
         return dict(source=self.source, start=self.start, end=self.end, text=self.text,
@@ -51,7 +54,7 @@ def _skeletons(index: Index) -> dict[str, tuple[str, list[int]]]:
 def _match(index: Index, doc_id: str, c0: int, c1: int, score: float, exact: bool) -> QuoteMatch:
     doc = index.documents[doc_id]
     start, end = doc.cleaned.original_span(c0, c1)
-    return QuoteMatch(doc_id, start, end, doc.original[start:end], score, exact)
+    return QuoteMatch(doc_id, start, end, doc.original[start:end], score, exact, c0, c1)
 
 
 def find_quote(index: Index, retriever: Retriever, fragment: str, limit: int = 5) -> list[QuoteMatch]:
@@ -118,3 +121,44 @@ def _closest_phrase(retriever: Retriever, fragment: str, passage) -> tuple[int, 
     while b > a and text[b - 1].isspace():
         b -= 1
     return base + a, base + b, max(0.0, float(sims[best]))
+
+
+# asking where a text comes from, in the three languages (not "where did 'X' happen", nor
+# "who said 'X'", which asks for a person)
+_LOOKUP = re.compile(r"\b(?:source|quot(?:e|ation)|saying|come[s]? from|origin(?:al)?|appear[s]?|locate"
+                     r"|sumber|kutipan|berasal)\b|出处|出自|来源|原文|引文|引语|哪篇", re.IGNORECASE)
+_PERSON = re.compile(r"\b(?:who|whom|siapa)\b|谁|誰", re.IGNORECASE)
+
+
+def lookup_request(question: str) -> str | None:
+    """The quoted fragment a question asks to locate ("Find the source of 'X'", "「X」出自哪里")."""
+    fragments = quoted_fragments(question)
+    if not fragments:
+        return None
+    rest = question.replace(fragments[0], " ")
+    if _PERSON.search(rest) or not _LOOKUP.search(rest):
+        return None
+    return fragments[0]
+
+
+RELATIVE_FLOOR = 0.9  # a looked-up place is an answer when it scores at least 90 % of the best
+
+
+def lookup_spans(index: Index, retriever: Retriever, fragment: str, limit: int) -> list[Span]:
+    """The places ``fragment`` comes from as answer spans: a quote-lookup question is
+    answered by the lookup, not by the reader (which would extract a piece of the quote)."""
+    matches = find_quote(index, retriever, fragment, limit=limit)
+    if not matches:
+        return []
+    best, spans = matches[0].score, []
+    for m in matches:
+        chunk_id = _chunk_holding(index, m)
+        if m.score >= RELATIVE_FLOOR * best and chunk_id is not None:
+            passage = Passage(chunk_id, index.chunks[chunk_id], m.score, 0.0, 0.0)
+            spans.append(Span(passage, m.clean_start, m.clean_end, m.score))
+    return spans
+
+
+def _chunk_holding(index: Index, m: QuoteMatch) -> int | None:
+    return next((i for i, c in enumerate(index.chunks) if c.doc_id == m.source
+                 and c.clean_start <= m.clean_start and m.clean_end <= c.clean_end), None)

@@ -33,7 +33,9 @@ from .embeddings import Embedder
 from .index import Index
 from .language import query_pinyin_tokens, tokenize
 
-_QUOTED = re.compile(r"[\"'“‘「『](.{6,}?)[\"'”’」』](?=[\s.,;:!?。，！？)]|$)")
+# paired quote marks enclose any text; straight quotes and ‘’ must close before a space or
+# punctuation, so the apostrophe of "don't" does not end a quote
+_QUOTED = re.compile(r"[“「『](.{4,}?)[”」』]|[\"'‘](.{6,}?)[\"'’](?=[\s.,;:!?。，！？)]|$)")
 LEXICAL_WEIGHT = {"bm25": 2.0, "pinyin": 2.0, "translated": 2.0}
 
 
@@ -59,7 +61,7 @@ class Filters:
 
 def quoted_fragments(question: str) -> list[str]:
     """Text the user put in quotes: searched on its own as well as within the question."""
-    return [m.group(1).strip() for m in _QUOTED.finditer(question)]
+    return [(m.group(1) or m.group(2)).strip() for m in _QUOTED.finditer(question)]
 
 
 def document_frequencies(bm25) -> np.ndarray:

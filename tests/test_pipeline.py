@@ -85,6 +85,32 @@ def test_quote_lookup_of_a_translation_points_at_the_phrase(qa):
     assert qa.index.documents[m.source].original[m.start:m.end] == m.text
 
 
+def test_a_question_asking_where_a_quote_comes_from_is_answered_by_the_lookup(qa):
+    """The answer is the place of the quoted text (here a Chinese source of an English
+    rendering), with its citation; the reader would only extract a piece of the quote."""
+    result = qa.run("Where does the saying 'You want the horse to run but you don't want it to eat grass' "
+                    "come from?").to_json(qa.index)
+    top = result["answers"][0]
+    assert top["source"].startswith(("000", "001")) and "馬兒" in top["text"]
+    assert qa.index.documents[top["source"]].original[top["start"]:top["end"]] == top["original"]
+    lo, hi = top["citations"][0]["answer_in_quote"]
+    assert top["citations"][0]["quote"][lo:hi] == top["text"]
+
+
+@pytest.mark.parametrize("question, fragment", [
+    ("Find the source of the quote 'the immortals retreat to the mountains'.", "the immortals retreat to the mountains"),
+    ("「神仙们归隐山林」出自哪里？", "神仙们归隐山林"),
+    ("Dari mana kutipan 'para dewa kembali ke gunung' berasal?", "para dewa kembali ke gunung"),
+    ("Who said 'we will keep going forever'?", None),  # asks for a person
+    ("“毒马案”在哪里发生？", None),  # asks for a place, not a source
+    ("Which lab did Lin Yuanqing lead?", None),
+])
+def test_lookup_requests_are_recognised(question, fragment):
+    from rag.quotes import lookup_request
+
+    assert lookup_request(question) == fragment
+
+
 def test_phrases_join_across_commas_only():
     from rag.quotes import phrases
 
