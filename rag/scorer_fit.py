@@ -112,6 +112,10 @@ def collect(cfg: Config, settings: FitSettings) -> list[dict]:
     from .ingest import ingest
     from .pipeline import QA
 
+    cached = Path(settings.work_dir) / "records.json"
+    if cached.exists():  # an earlier collection in this work directory: fitting alone is quick
+        log.info("reusing the collected candidates in %s (delete it to run the questions again)", cached)
+        return json.loads(cached.read_text(encoding="utf-8"))
     docs, questions = build_collection(settings)
     corpus = Path(settings.work_dir) / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
@@ -133,6 +137,7 @@ def collect(cfg: Config, settings: FitSettings) -> list[dict]:
         records.append(dict(question=q.text, lang=q.lang, group=q.group, kind=q.kind,
                             answers=list(q.answers), x=rows.tolist(), y=labels,
                             texts=[s.text for s in spans], reader=[s.score for s in spans]))
+    cached.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
     return records
 
 
@@ -175,17 +180,21 @@ def reliability(outcomes, bins=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0001)) -> list[dict]:
     return rows
 
 
-ANSWER_SHARE = 0.9  # the threshold keeps answering this share of answerable questions
+ABSTAIN_SHARE = 0.5  # the threshold abstains on at least this share of unanswerable questions…
+LANGUAGES = ("zh", "en")
 
 
-def choose_threshold(outcomes, share: float = ANSWER_SHARE) -> float:
-    """The highest threshold (0.01 steps) that still answers ``share`` of answerable questions:
-    a user would rather see a low-confidence answer, marked so, than a wrong "not found"."""
-    answerable = sorted((c for c, ok_q, _ in outcomes if ok_q), reverse=True)
-    if not answerable:
+def choose_threshold(outcomes, abstain: float = ABSTAIN_SHARE) -> float:
+    """The lowest threshold (0.01 steps) that abstains on ``abstain`` of the unanswerable
+    questions: …and answers as many answerable ones as that allows (a low-confidence answer,
+    marked so, is more useful than a wrong "not found")."""
+    unanswerable = [c for c, ok_q, _ in outcomes if not ok_q]
+    if not unanswerable:
         return 0.0
-    kth = answerable[min(len(answerable) - 1, int(np.ceil(share * len(answerable))) - 1)]
-    return float(np.floor(kth * 100) / 100)
+    for t in np.round(np.arange(0.0, 1.001, 0.01), 2):
+        if sum(c < t for c in unanswerable) >= abstain * len(unanswerable):
+            return float(t)
+    return 1.0
 
 
 def fit(records: list[dict], seed: int = 3) -> tuple[AnswerScorer, dict]:
@@ -205,7 +214,7 @@ def fit(records: list[dict], seed: int = 3) -> tuple[AnswerScorer, dict]:
     for name, score in (("scorer", scored), ("reader_only", reader_only)):
         outcomes = _outcomes(report_half, score)
         part = dict(thresholds=threshold_table(outcomes), reliability=reliability(outcomes))
-        for lang in ("zh", "en"):
+        for lang in LANGUAGES:
             part[f"thresholds_{lang}"] = threshold_table(_outcomes([r for r in report_half if r["lang"] == lang], score))
         for kind in ("absent", "cut"):
             sub = [r for r in report_half if r["kind"] in (kind, "answerable")]

@@ -11,7 +11,7 @@ import pytest
 
 from rag.answer_scoring import (FEATURES, AnswerScorer, context_match, echo, expected_type, fit_scorer,
                                 question_terms, type_agreement)
-from rag.scorer_fit import FitSettings, build_collection, reliability, threshold_table
+from rag.scorer_fit import FitSettings, build_collection, choose_threshold, reliability, threshold_table
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -126,3 +126,12 @@ def test_threshold_table_and_reliability():
     assert rows[0.5] == dict(threshold=0.5, answered=round(2 / 3, 3), right=round(1 / 3, 3), abstained=0.5)
     bins = reliability(outcomes)
     assert sum(b["n"] for b in bins) == len(outcomes)
+
+
+def test_the_threshold_is_the_lowest_that_abstains_on_half_the_unanswerable_questions():
+    unanswerable = [(c, False, False) for c in (0.01, 0.03, 0.05, 0.2)]
+    answerable = [(c, True, True) for c in (0.04, 0.5, 0.9)]
+    t = choose_threshold(unanswerable + answerable)
+    assert t == 0.04  # abstains on 0.01 and 0.03, answers everything from 0.04 up
+    assert threshold_table(unanswerable + answerable, thresholds=(t,))[0]["abstained"] == 0.5
+    assert choose_threshold(answerable) == 0.0  # nothing to abstain on: answer everything
