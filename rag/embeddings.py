@@ -36,10 +36,11 @@ class Embedder:
         out = [load_use(self.cfg).encode(texts[i:i + 64]) for i in range(0, len(texts), 64)]
         return _normalise(np.vstack(out))
 
-    def passages(self, texts: list[str], progress: bool = False) -> dict[str, np.ndarray]:
+    def passages(self, texts: list[str], progress: bool = False,
+                 fields: tuple[str, ...] = FIELDS) -> dict[str, np.ndarray]:
         if not texts:
-            return {f: np.zeros((0, 1), dtype=np.float32) for f in FIELDS}
-        return {f: self._encode(f, texts, "passage", progress) for f in FIELDS}
+            return {f: np.zeros((0, 1), dtype=np.float32) for f in fields}
+        return {f: self._encode(f, texts, "passage", progress) for f in fields}
 
-    def queries(self, texts: list[str]) -> dict[str, np.ndarray]:
-        return {f: self._encode(f, texts, "query", False) for f in FIELDS}
+    def queries(self, texts: list[str], fields: tuple[str, ...] = FIELDS) -> dict[str, np.ndarray]:
+        return {f: self._encode(f, texts, "query", False) for f in fields}

@@ -70,15 +70,17 @@ def find_quote(index: Index, retriever: Retriever, fragment: str, limit: int = 5
             at = sk.find(frag, at + 1)
     if out:
         return out[:limit]
+    translated = []  # passages sharing no stretch with the fragment: another language
     for p in retriever.run(fragment, top_k=limit):
         sk, pos = skeleton(p.chunk.text)
         m = difflib.SequenceMatcher(None, frag, sk, autojunk=False).find_longest_match(0, len(frag), 0, len(sk))
         base = p.chunk.clean_start
         if m.size >= max(2, len(frag) // 4):
             c0, c1 = base + pos[m.b], base + pos[m.b + m.size - 1] + 1
-            score = m.size / len(frag)
-        else:  # no shared stretch (another language): the passage's closest phrase
-            c0, c1, score = _closest_phrase(retriever, fragment, p)
+            out.append(_match(index, p.chunk.doc_id, c0, c1, m.size / len(frag), False))
+        else:
+            translated.append(p)
+    for p, (c0, c1, score) in zip(translated, _closest_phrases(retriever, fragment, translated)):
         out.append(_match(index, p.chunk.doc_id, c0, c1, score, False))
     return sorted(out, key=lambda m: -m.score)
 
@@ -104,23 +106,38 @@ def phrases(text: str) -> list[tuple[int, int]]:
     return pieces + pairs
 
 
-def _closest_phrase(retriever: Retriever, fragment: str, passage) -> tuple[int, int, float]:
-    """The phrase of ``passage`` most similar to ``fragment`` by both encoders (a translated
-    quote shares no characters with its source, only meaning); cleaned offsets and cosine."""
-    text, base = passage.chunk.text, passage.chunk.clean_start
-    spans = phrases(text)
-    if not spans:
-        return passage.chunk.clean_start, passage.chunk.clean_end, max(0.0, passage.dense)
-    q = retriever.embedder.queries([fragment])
-    c = retriever.embedder.passages([text[a:b] for a, b in spans])
-    sims = sum(c[f] @ q[f][0] for f in q) / len(q)
-    best = int(np.argmax(sims))
-    a, b = spans[best]
-    while a < b and text[a].isspace():
-        a += 1
-    while b > a and text[b - 1].isspace():
-        b -= 1
-    return base + a, base + b, max(0.0, float(sims[best]))
+SHORTLIST = 6  # phrases per passage that the slower e5 encoder also scores
+
+
+def _closest_phrases(retriever: Retriever, fragment: str, passages: list) -> list[tuple[int, int, float]]:
+    """For each passage, its phrase most similar to ``fragment`` (a translated quote shares no
+    characters with its source, only meaning): cleaned offsets and cosine. The fast encoder
+    (USE) shortlists every passage's phrases; both encoders' mean cosine picks among those."""
+    if not passages:
+        return []
+    embedder = retriever.embedder
+    spans = [phrases(p.chunk.text) or [(0, len(p.chunk.text))] for p in passages]
+    texts = [p.chunk.text[a:b] for p, ss in zip(passages, spans) for a, b in ss]
+    use = embedder.passages(texts, fields=("use",))["use"] @ embedder.queries([fragment], fields=("use",))["use"][0]
+    shortlist, at = [], 0
+    for ss in spans:
+        shortlist.append(at + np.argsort(-use[at:at + len(ss)])[:SHORTLIST])
+        at += len(ss)
+    flat = np.concatenate(shortlist)
+    e5 = embedder.passages([texts[i] for i in flat], fields=("e5",))["e5"] @ embedder.queries([fragment], fields=("e5",))["e5"][0]
+    mean = dict(zip(flat.tolist(), ((use[flat] + e5) / 2).tolist()))
+    out, at = [], 0
+    for p, ss, short in zip(passages, spans, shortlist):
+        best = max(short.tolist(), key=mean.get)
+        a, b = ss[best - at]
+        text = p.chunk.text
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        out.append((p.chunk.clean_start + a, p.chunk.clean_start + b, max(0.0, mean[best])))
+        at += len(ss)
+    return out
 
 
 # asking where a text comes from, in the three languages (not "where did 'X' happen", nor

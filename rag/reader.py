@@ -149,7 +149,8 @@ class NeuralReader:
         if not read:
             return []
         contexts = [p.chunk.text for p in read]
-        enc = encode_windows(self._tokenizer, [question] * len(read), contexts)
+        enc = encode_windows(self._tokenizer, [question] * len(read), contexts,
+                             max_len=self.cfg.read_window, stride=self.cfg.read_stride)
         start_logits, end_logits = self._engine(enc["input_ids"], enc["attention_mask"])
         cands = span_candidates(enc, start_logits, end_logits, top_n=3, contexts=contexts)
         a, b = self.calibration["scale"], self.calibration["bias"]
