@@ -275,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = verb("fit-scorer", cmd_fit_scorer, "Fit the answer scorer on held-out articles run through retrieval and "
                                            "the reader; writes it into the reader's reader.json.")
     s.add_argument("--data", type=Path, default=Path("../shared/qa-train"), help="folder with SQuAD-format training files")
-    s.add_argument("--work", type=Path, default=None, help="keep the fit collection and its index here")
+    s.add_argument("--work", type=Path, default=None,
+                   help="keep the fit collection, its index and the collected candidates here (reused by the next run)")
     return p
 
 

@@ -100,7 +100,7 @@ class QA:
         passages = retriever.run(question, top_k or self.cfg.top_k, filters, timings)
         t1 = time.perf_counter()
         fragment = lookup_request(question)
-        spans = lookup_spans(index, retriever, fragment, self.cfg.answers) if fragment else []
+        spans = lookup_spans(index, retriever, fragment, self.cfg.answers, filters) if fragment else []
         spans = spans or self.reader.run(question, passages)
         answers = assemble(index, spans, self.cfg.answers, self.threshold)
         t2 = time.perf_counter()

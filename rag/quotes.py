@@ -20,7 +20,7 @@ import numpy as np
 from .index import Index
 from .language import fold
 from .reader import Span
-from .retrieval import Passage, Retriever, quoted_fragments
+from .retrieval import Filters, Passage, Retriever, quoted_fragments
 
 
 @dataclass(frozen=True)
@@ -161,16 +161,19 @@ def lookup_request(question: str) -> str | None:
 RELATIVE_FLOOR = 0.9  # a looked-up place is an answer when it scores at least 90 % of the best
 
 
-def lookup_spans(index: Index, retriever: Retriever, fragment: str, limit: int) -> list[Span]:
-    """The places ``fragment`` comes from as answer spans: a quote-lookup question is
-    answered by the lookup, not by the reader (which would extract a piece of the quote)."""
+def lookup_spans(index: Index, retriever: Retriever, fragment: str, limit: int,
+                 filters: Filters | None = None) -> list[Span]:
+    """The places ``fragment`` comes from (within ``filters``) as answer spans: a quote-lookup
+    question is answered by the lookup, not by the reader (which would extract a piece of it)."""
     matches = find_quote(index, retriever, fragment, limit=limit)
     if not matches:
         return []
     best, spans = matches[0].score, []
     for m in matches:
         chunk_id = _chunk_holding(index, m)
-        if m.score >= RELATIVE_FLOOR * best and chunk_id is not None:
+        if chunk_id is None or (filters and not filters.allows(index.chunks[chunk_id], index)):
+            continue
+        if m.score >= RELATIVE_FLOOR * best:
             passage = Passage(chunk_id, index.chunks[chunk_id], m.score, 0.0, 0.0)
             spans.append(Span(passage, m.clean_start, m.clean_end, m.score))
     return spans

@@ -97,6 +97,13 @@ def test_a_question_asking_where_a_quote_comes_from_is_answered_by_the_lookup(qa
     assert top["citations"][0]["quote"][lo:hi] == top["text"]
 
 
+def test_a_quote_question_respects_source_filters(qa):
+    question = "Where does the quote '又要马儿跑又要马儿不吃草' come from?"
+    assert qa.run(question).answers[0].citations[0].source.startswith("001")
+    only = Filters(doc_ids=frozenset({"004_17511823034d1328.txt"}))
+    assert all(c.source.startswith("004") for a in qa.run(question, filters=only).answers for c in a.citations)
+
+
 @pytest.mark.parametrize("question, fragment", [
     ("Find the source of the quote 'the immortals retreat to the mountains'.", "the immortals retreat to the mountains"),
     ("「神仙们归隐山林」出自哪里？", "神仙们归隐山林"),
