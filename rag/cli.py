@@ -185,7 +185,7 @@ def cmd_train_reader(args) -> int:
     from .reader_train import TrainSettings, export, train
 
     cfg = _config(args)
-    settings = TrainSettings(qa_dir=args.data, work_dir=args.work, epochs=args.epochs, init_from=args.init)
+    settings = TrainSettings(qa_dir=args.data, work_dir=args.work, epochs=args.epochs, lr=args.lr, init_from=args.init)
     embedder = ensure_embedder(cfg)
     if not args.export_only:
         train(settings, embedder)
@@ -268,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data", type=Path, default=Path("../shared/qa-train"), help="folder with SQuAD-format training files")
     s.add_argument("--work", type=Path, default=Path.home() / ".cache" / "rag" / "reader-train", help="checkpoint folder")
     s.add_argument("--epochs", type=float, default=2.0)
+    s.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (lower to continue from --init)")
     s.add_argument("--export-only", action="store_true", help="only export the latest checkpoint")
     s.add_argument("--init", type=Path, default=None,
                    help="exported reader weights to start from when the checkpoint folder is empty (e.g. models/reader)")

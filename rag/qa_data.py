@@ -149,12 +149,43 @@ def unanswerable(examples: list[QAExample], fraction: float, seed: int = 11) -> 
     return out
 
 
+# SQuAD-format sources, each split into train / held-out by article on its own (so adding a
+# source never moves another's held-out articles into training); files are looked for in the
+# given data folder, then in the project's data/qa-extra (see its MANIFEST.md)
+SOURCES = {"cmrc2018": ("cmrc2018_dev.json", "cmrc2018_trial.json"),
+           "drcd": ("DRCD_dev.json", "DRCD_test.json")}
+
+
+def load_sources(qa_dir: Path) -> dict[str, list[QAExample]]:
+    """Examples of every source found, by source name."""
+    from .config import PROJECT_ROOT
+
+    out = {}
+    for source, names in SOURCES.items():
+        paths = [next((d / n for d in (Path(qa_dir), PROJECT_ROOT / "data" / "qa-extra") if (d / n).is_file()), None)
+                 for n in names]
+        examples = [e for p in paths if p is not None for e in load_squad(p)]
+        if examples:
+            out[source] = examples
+    if not out:
+        raise FileNotFoundError(f"no training data in {qa_dir}: expected SQuAD-format files "
+                                f"{', '.join(n for names in SOURCES.values() for n in names)}")
+    return out
+
+
+def split_sources(sources: dict[str, list[QAExample]], seed: int = 13) -> tuple[list[QAExample], list[QAExample]]:
+    """(train, held-out): each source split by article on its own."""
+    train, held = [], []
+    for examples in sources.values():
+        t, h = split_heldout(examples, seed=seed)
+        train += t
+        held += h
+    return train, held
+
+
 def training_sets(qa_dir: Path, seed: int = 13):
     """(train, heldout) lists: Chinese + English questions, plus unanswerable pairs."""
-    base = []
-    for name in ("cmrc2018_dev.json", "cmrc2018_trial.json"):
-        base += load_squad(Path(qa_dir) / name)
-    train, held = split_heldout(base, seed=seed)
+    train, held = split_sources(load_sources(qa_dir), seed=seed)
     train_all = train + cross_lingual(train) + unanswerable(train, 0.15)
     held_all = held + cross_lingual(held, seed=8) + unanswerable(held, 0.3, seed=12)
     return train_all, held_all
