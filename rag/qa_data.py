@@ -183,9 +183,20 @@ def split_sources(sources: dict[str, list[QAExample]], seed: int = 13) -> tuple[
     return train, held
 
 
+def _augment_heldout(held: list[QAExample]) -> list[QAExample]:
+    return held + cross_lingual(held, seed=8) + unanswerable(held, 0.3, seed=12)
+
+
 def training_sets(qa_dir: Path, seed: int = 13):
     """(train, heldout) lists: Chinese + English questions, plus unanswerable pairs."""
     train, held = split_sources(load_sources(qa_dir), seed=seed)
-    train_all = train + cross_lingual(train) + unanswerable(train, 0.15)
-    held_all = held + cross_lingual(held, seed=8) + unanswerable(held, 0.3, seed=12)
-    return train_all, held_all
+    return train + cross_lingual(train) + unanswerable(train, 0.15), _augment_heldout(held)
+
+
+def heldout_samples(qa_dir: Path, seed: int = 13, limit: int = 600) -> dict[str, list[QAExample]]:
+    """Per source, a fixed sample of its held-out examples (Chinese, English, unanswerable)."""
+    out = {}
+    for name, examples in load_sources(qa_dir).items():
+        held = _augment_heldout(split_heldout(examples, seed=seed)[1])
+        out[name] = random.Random(0).sample(held, min(limit, len(held)))
+    return out

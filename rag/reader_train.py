@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .qa_data import QAExample, training_sets
+from .qa_data import QAExample, heldout_samples, training_sets
 from .qa_model import MAX_LEN, STRIDE, encode_windows, span_candidates
 
 log = logging.getLogger(__name__)
@@ -229,12 +229,15 @@ def report(records: list[dict], calibration: dict, threshold: float = 0.5) -> di
     return out
 
 
-def _calibrated(engine, tokenizer, sample) -> tuple[dict, dict]:
-    """(calibration, held-out report): fitted on one half of the sample, reported on the other."""
-    records = predict(engine, tokenizer, sample)
-    half = len(records) // 2
-    calibration = fit_calibration(records[:half])
-    return calibration, report(records[half:], calibration)
+def _calibrated(engine, tokenizer, samples: dict[str, list]) -> tuple[dict, dict]:
+    """(calibration, held-out report per source): fitted on the first half of every source's
+    sample, reported on the other halves."""
+    halves = {}
+    for name, sample in samples.items():
+        records = predict(engine, tokenizer, sample)
+        halves[name] = (records[:len(records) // 2], records[len(records) // 2:])
+    calibration = fit_calibration([r for fit_half, _ in halves.values() for r in fit_half])
+    return calibration, {name: report(rest, calibration) for name, (_, rest) in halves.items()}
 
 
 def export(settings: TrainSettings, embedder_path: Path, out_dir: Path, eval_limit: int = 600) -> dict:
@@ -259,14 +262,16 @@ def export(settings: TrainSettings, embedder_path: Path, out_dir: Path, eval_lim
     # evaluate exactly what will be loaded: the delta is stored in fp16
     model.load_state_dict({k: v.half().float() for k, v in trainable_state(model).items()}, strict=False)
     model.eval()
-    _, held = training_sets(settings.qa_dir, seed=settings.seed)
-    sample = random.Random(0).sample(held, min(eval_limit, len(held)))
-    calibration, heldout = _calibrated(TorchEngine(model), tokenizer, sample)
-    runtimes = {"torch": dict(calibration=calibration, heldout=heldout)}
+    samples = heldout_samples(settings.qa_dir, seed=settings.seed, limit=eval_limit)
+    calibration, by_source = _calibrated(TorchEngine(model), tokenizer, samples)
+    # CMRC's held-out figures are the ones every checkpoint so far was compared on
+    first = "cmrc2018" if "cmrc2018" in by_source else next(iter(by_source))
+    heldout = by_source[first]
+    runtimes = {"torch": dict(calibration=calibration, heldout=heldout, heldout_by_source=by_source)}
     with tempfile.TemporaryDirectory() as tmp:
         engine = OnnxEngine(onnx_model(lambda: model, Path(tmp), int8=True), threads=settings.threads)
-        q_cal, q_held = _calibrated(engine, tokenizer, sample)
-        runtimes["onnx-int8"] = dict(calibration=q_cal, heldout=q_held)
+        q_cal, q_by_source = _calibrated(engine, tokenizer, samples)
+        runtimes["onnx-int8"] = dict(calibration=q_cal, heldout=q_by_source[first], heldout_by_source=q_by_source)
     meta = dict(base_model_sha256=embedder_checksum(), step=int(state["step"]),
                 settings={k: str(v) for k, v in asdict(settings).items()},
                 window=dict(max_len=MAX_LEN, stride=STRIDE), calibration=calibration,
