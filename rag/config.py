@@ -39,10 +39,10 @@ class Config:
     passages_read: int = 4  # the reader reads at most this many top passages…
     read_first: int = 2  # …first this many, and the rest only if no answer is this confident:
     confident: float = 0.8
-    # reader windows (tokens, question included) and their overlap: 384 holds a whole 400-character
-    # passage in one window, ~25 % faster than the 256 of training at the same accuracy (README)
-    read_window: int = 384
-    read_stride: int = 128
+    # reader windows (tokens, question included) and their overlap, as in training; 384/128 (a whole
+    # passage in one window) tied on held-out accuracy and speed (models/reader/MODEL_CARD.md)
+    read_window: int = 256
+    read_stride: int = 96
     # input limits
     max_file_mb: float = 20.0
     max_question_chars: int = 2000
