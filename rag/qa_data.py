@@ -156,17 +156,18 @@ SOURCES = {"cmrc2018": ("cmrc2018_dev.json", "cmrc2018_trial.json"),
            "drcd": ("DRCD_dev.json", "DRCD_test.json")}
 
 
-def load_sources(qa_dir: Path) -> dict[str, list[QAExample]]:
-    """Examples of every source found, by source name."""
+def load_source(qa_dir: Path, source: str) -> list[QAExample]:
+    """Examples of one of ``SOURCES`` (empty when none of its files is found)."""
     from .config import PROJECT_ROOT
 
-    out = {}
-    for source, names in SOURCES.items():
-        paths = [next((d / n for d in (Path(qa_dir), PROJECT_ROOT / "data" / "qa-extra") if (d / n).is_file()), None)
-                 for n in names]
-        examples = [e for p in paths if p is not None for e in load_squad(p)]
-        if examples:
-            out[source] = examples
+    paths = [next((d / n for d in (Path(qa_dir), PROJECT_ROOT / "data" / "qa-extra") if (d / n).is_file()), None)
+             for n in SOURCES[source]]
+    return [e for p in paths if p is not None for e in load_squad(p)]
+
+
+def load_sources(qa_dir: Path) -> dict[str, list[QAExample]]:
+    """Examples of every source found, by source name."""
+    out = {source: examples for source in SOURCES if (examples := load_source(qa_dir, source))}
     if not out:
         raise FileNotFoundError(f"no training data in {qa_dir}: expected SQuAD-format files "
                                 f"{', '.join(n for names in SOURCES.values() for n in names)}")

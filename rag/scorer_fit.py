@@ -31,7 +31,7 @@ from tqdm import tqdm
 from .answer_scoring import FEATURES, AnswerScorer, features, fit_scorer
 from .config import Config
 from .evaluation import best_f1
-from .qa_data import QAExample, cross_lingual, load_squad, split_heldout
+from .qa_data import QAExample, cross_lingual, load_source, split_heldout
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +66,8 @@ def _cut_sentence(context: str, start: int, end: int) -> str:
 
 def build_collection(settings: FitSettings) -> tuple[dict[str, str], list[Question]]:
     """(documents by file name, questions) for the fit; deterministic for a seed."""
-    base = []
-    for name in ("cmrc2018_dev.json", "cmrc2018_trial.json"):
-        base += load_squad(Path(settings.qa_dir) / name)
-    train, held = split_heldout(base)  # the reader's own split: these articles were never trained on
+    # the reader's own split of its CMRC source: these articles were never trained on
+    train, held = split_heldout(load_source(settings.qa_dir, "cmrc2018"))
     by_group: dict[str, list[QAExample]] = defaultdict(list)
     for e in held:
         by_group[e.group].append(e)
