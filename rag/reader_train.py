@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .qa_data import QAExample, heldout_samples, training_sets
+from .qa_data import QAExample, heldout_samples, human_english_heldout, training_sets
 from .qa_model import MAX_LEN, STRIDE, encode_windows, span_candidates
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ class TrainSettings:
     seed: int = 13
     threads: int = 2
     init_from: Path | None = None  # exported reader weights to start from when no checkpoint exists
+    sources: tuple[str, ...] | None = None  # names in rag.qa_data.SOURCES; None = every one found
 
 
 def featurize(tokenizer, examples: list[QAExample], neg_ratio: float, seed: int) -> list[dict]:
@@ -97,7 +98,7 @@ def train(settings: TrainSettings, embedder_path: Path) -> Path:
     if cache.is_file():
         data = json.loads(cache.read_text())
     else:
-        train_set, _ = training_sets(settings.qa_dir, seed=settings.seed)
+        train_set, _ = training_sets(settings.qa_dir, seed=settings.seed, names=settings.sources)
         data = featurize(tokenizer, train_set, settings.negatives_per_positive, settings.seed)
         cache.write_text(json.dumps(data))
     model = build_qa_model(embedder_path)
@@ -240,6 +241,15 @@ def _calibrated(engine, tokenizer, samples: dict[str, list]) -> tuple[dict, dict
     return calibration, {name: report(rest, calibration) for name, (_, rest) in halves.items()}
 
 
+def _forced(engine, tokenizer, examples: list[QAExample]) -> dict:
+    """EM / F1 of the best span when the reader must answer (gold paragraph given)."""
+    if not examples:
+        return {}
+    records = predict(engine, tokenizer, examples)
+    return dict(n=len(records), em=round(100 * float(np.mean([r["em"] for r in records])), 1),
+                f1=round(100 * float(np.mean([r["f1"] for r in records])), 1))
+
+
 def export(settings: TrainSettings, embedder_path: Path, out_dir: Path, eval_limit: int = 600) -> dict:
     """Load the checkpoint, calibrate and evaluate on the held-out split, write the fp16 delta.
 
@@ -262,16 +272,19 @@ def export(settings: TrainSettings, embedder_path: Path, out_dir: Path, eval_lim
     # evaluate exactly what will be loaded: the delta is stored in fp16
     model.load_state_dict({k: v.half().float() for k, v in trainable_state(model).items()}, strict=False)
     model.eval()
-    samples = heldout_samples(settings.qa_dir, seed=settings.seed, limit=eval_limit)
+    samples = heldout_samples(settings.qa_dir, seed=settings.seed, limit=eval_limit, names=settings.sources)
     calibration, by_source = _calibrated(TorchEngine(model), tokenizer, samples)
     # CMRC's held-out figures are the ones every checkpoint so far was compared on
     first = "cmrc2018" if "cmrc2018" in by_source else next(iter(by_source))
     heldout = by_source[first]
-    runtimes = {"torch": dict(calibration=calibration, heldout=heldout, heldout_by_source=by_source)}
+    human = human_english_heldout(settings.qa_dir, seed=settings.seed)
+    runtimes = {"torch": dict(calibration=calibration, heldout=heldout, heldout_by_source=by_source,
+                              human_english=_forced(TorchEngine(model), tokenizer, human))}
     with tempfile.TemporaryDirectory() as tmp:
         engine = OnnxEngine(onnx_model(lambda: model, Path(tmp), int8=True), threads=settings.threads)
         q_cal, q_by_source = _calibrated(engine, tokenizer, samples)
-        runtimes["onnx-int8"] = dict(calibration=q_cal, heldout=q_by_source[first], heldout_by_source=q_by_source)
+        runtimes["onnx-int8"] = dict(calibration=q_cal, heldout=q_by_source[first], heldout_by_source=q_by_source,
+                                     human_english=_forced(engine, tokenizer, human))
     meta = dict(base_model_sha256=embedder_checksum(), step=int(state["step"]),
                 settings={k: str(v) for k, v in asdict(settings).items()},
                 window=dict(max_len=MAX_LEN, stride=STRIDE), calibration=calibration,

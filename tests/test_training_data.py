@@ -1,8 +1,11 @@
-"""The reader's training data: sources split on their own, cross-lingual renderings."""
+"""The reader's training data: sources split on their own, chosen by name, cross-lingual renderings."""
 
 import random
 
-from rag.qa_data import SOURCES, load_sources, split_heldout, split_sources, translate_question
+import pytest
+
+from rag.qa_data import (SOURCES, QAExample, cross_lingual, load_sources, split_heldout, split_sources,
+                         translate_question)
 from tests.test_answer_scoring import _squad
 
 
@@ -25,3 +28,48 @@ def test_each_source_keeps_its_own_held_out_articles(tmp_path):
 def test_traditional_chinese_questions_are_rendered_in_english():
     question = translate_question("陸特和漢斯雷頓開創了哪一地區對梵語的學術研究？", random.Random(0))
     assert question.endswith("?") and question.isascii()
+
+
+def test_english_renderings_put_the_question_phrase_first():
+    """Renderings follow English word order most of the time ("Which city is…", "How tall is…"),
+    and some keep the Chinese order, as hurried users type."""
+    renderings = [translate_question("该公司的总部位于哪个城市？", random.Random(seed)) for seed in range(20)]
+    assert all(r.endswith("?") and r.isascii() for r in renderings)
+    assert 12 <= sum(r.startswith("Which city") for r in renderings) < 20
+    tall = [translate_question("这座塔有多高？", random.Random(seed)) for seed in range(20)]
+    assert sum(r.startswith("How tall is") for r in tall) >= 12
+
+
+def test_only_questions_over_chinese_passages_get_english_renderings():
+    zh = QAExample("q1", "他在哪一年出生？", "他在1990年出生。", "1990年", 2, "zh", "a")
+    id_ = QAExample("q2", "Kapan dia lahir?", "Dia lahir pada tahun 1990.", "1990", 21, "id", "b")
+    out = cross_lingual([zh, id_])
+    assert [e.qid for e in out] == ["q1-en"] and out[0].lang == "en" and out[0].context == zh.context
+
+
+def test_training_sources_can_be_chosen_and_indonesian_facqa_loads(tmp_path):
+    _squad(tmp_path / "cmrc2018_dev.json")
+    assert set(load_sources(tmp_path, ("cmrc2018",))) == {"cmrc2018"}
+    with pytest.raises(ValueError, match="unknown training source"):
+        load_sources(tmp_path, ("squad",))
+    facqa = load_sources(tmp_path, ("facqa",))["facqa"]
+    assert len(facqa) > 2700 and sum(e.lang == "id" for e in facqa) > 0.9 * len(facqa)
+    assert all(e.context[e.answer_start:e.answer_start + len(e.answer_text)] == e.answer_text for e in facqa)
+
+
+def test_hand_written_english_questions_are_on_held_out_articles_only():
+    """data/heldout-en measures real English; none of its questions may come from training articles."""
+    from rag.config import PROJECT_ROOT
+    from rag.qa_data import human_english_heldout, load_source
+
+    rows = [line.split("\t") for line in
+            (PROJECT_ROOT / "data" / "heldout-en" / "cmrc2018_heldout_en.tsv").read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 60 and len({r[0] for r in rows}) == 60
+    assert all(len(r) == 2 and r[1].isascii() and r[1].endswith("?") for r in rows)
+    qa_dir = PROJECT_ROOT.parent / "shared" / "qa-train"
+    if not (qa_dir / "cmrc2018_dev.json").is_file():
+        pytest.skip("CMRC 2018 (../shared/qa-train) is not on this machine")
+    train, held = split_heldout(load_source(qa_dir, "cmrc2018"))
+    examples = human_english_heldout(qa_dir)
+    assert len(examples) == 60 and {e.qid for e in examples} <= {e.qid for e in held}
+    assert not {e.context for e in examples} & {e.context for e in train}
