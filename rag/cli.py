@@ -186,7 +186,7 @@ def cmd_train_reader(args) -> int:
 
     cfg = _config(args)
     settings = TrainSettings(qa_dir=args.data, work_dir=args.work, epochs=args.epochs, lr=args.lr, init_from=args.init,
-                             sources=tuple(args.sources.split(",")))
+                             sources=tuple(n.strip() for n in args.sources.split(",") if n.strip()))
     embedder = ensure_embedder(cfg)
     if not args.export_only:
         train(settings, embedder)

@@ -111,7 +111,7 @@ def translate_question(question: str, rng: random.Random) -> str:
     words, wh = [], []
     for token in pseg.cut(question):
         w, flag = token.word, token.flag
-        if not re.search(r"[\u4e00-\u9fff]", w):
+        if not _CJK.search(w):
             if w.strip() and w not in "？?，。、“”《》「」":
                 words.append(w.strip())
             continue
