@@ -250,6 +250,15 @@ def _forced(engine, tokenizer, examples: list[QAExample]) -> dict:
                 f1=round(100 * float(np.mean([r["f1"] for r in records])), 1))
 
 
+def _measure(engine, tokenizer, samples: dict[str, list], human: list[QAExample]) -> dict:
+    """One runtime's calibration and held-out figures (per source, and on hand-written English)."""
+    calibration, by_source = _calibrated(engine, tokenizer, samples)
+    # CMRC's held-out figures are the ones every checkpoint so far was compared on
+    first = "cmrc2018" if "cmrc2018" in by_source else next(iter(by_source))
+    return dict(calibration=calibration, heldout=by_source[first], heldout_by_source=by_source,
+                human_english=_forced(engine, tokenizer, human))
+
+
 def export(settings: TrainSettings, embedder_path: Path, out_dir: Path, eval_limit: int = 600) -> dict:
     """Load the checkpoint, calibrate and evaluate on the held-out split, write the fp16 delta.
 
@@ -273,21 +282,14 @@ def export(settings: TrainSettings, embedder_path: Path, out_dir: Path, eval_lim
     model.load_state_dict({k: v.half().float() for k, v in trainable_state(model).items()}, strict=False)
     model.eval()
     samples = heldout_samples(settings.qa_dir, seed=settings.seed, limit=eval_limit, names=settings.sources)
-    calibration, by_source = _calibrated(TorchEngine(model), tokenizer, samples)
-    # CMRC's held-out figures are the ones every checkpoint so far was compared on
-    first = "cmrc2018" if "cmrc2018" in by_source else next(iter(by_source))
-    heldout = by_source[first]
     human = human_english_heldout(settings.qa_dir, seed=settings.seed)
-    runtimes = {"torch": dict(calibration=calibration, heldout=heldout, heldout_by_source=by_source,
-                              human_english=_forced(TorchEngine(model), tokenizer, human))}
+    runtimes = {"torch": _measure(TorchEngine(model), tokenizer, samples, human)}
     with tempfile.TemporaryDirectory() as tmp:
         engine = OnnxEngine(onnx_model(lambda: model, Path(tmp), int8=True), threads=settings.threads)
-        q_cal, q_by_source = _calibrated(engine, tokenizer, samples)
-        runtimes["onnx-int8"] = dict(calibration=q_cal, heldout=q_by_source[first], heldout_by_source=q_by_source,
-                                     human_english=_forced(engine, tokenizer, human))
+        runtimes["onnx-int8"] = _measure(engine, tokenizer, samples, human)
     meta = dict(base_model_sha256=embedder_checksum(), step=int(state["step"]),
                 settings={k: str(v) for k, v in asdict(settings).items()},
-                window=dict(max_len=MAX_LEN, stride=STRIDE), calibration=calibration,
-                heldout=heldout, runtimes=runtimes)
+                window=dict(max_len=MAX_LEN, stride=STRIDE), calibration=runtimes["torch"]["calibration"],
+                heldout=runtimes["torch"]["heldout"], runtimes=runtimes)
     save_delta(model, Path(out_dir), meta)
     return meta
