@@ -4,9 +4,10 @@ The reader's own calibration (``sigmoid(a·(span − null) + b)``) was fitted wi
 paragraph in hand. Over *retrieved* passages other evidence matters as much: how well the
 passage matched, whether other passages agree, whether the span is the kind of thing the
 question asks for (a year for "when", a duration for "how long"), whether it merely echoes
-the question. ``AnswerScorer`` is a logistic model over those features, fitted on held-out
-articles run through the real pipeline (``rag fit-scorer``, ``rag.scorer_fit``); its
-probability both ranks the candidates and decides abstention.
+the question. ``AnswerScorer`` models those features, fitted on held-out articles run through
+the real pipeline (``rag fit-scorer``, ``rag.scorer_fit``): a choice model picks among a
+question's candidates, a calibrated logistic model says how likely the pick is right, which
+decides abstention.
 """
 
 from __future__ import annotations
@@ -136,18 +137,27 @@ def features(question: str, passages: list, spans: list) -> np.ndarray:
 
 @dataclass(frozen=True)
 class AnswerScorer:
-    """Two logistic models. The *ranker*, over ``FEATURES`` (standardised with the stored
-    mean and std) and fitted on every candidate, orders a question's candidates; the
-    *calibration* (Platt, on the ranker's logit) is fitted on each question's top candidate
-    only, so a shown answer's confidence is the chance that it is right."""
+    """Three fitted parts over ``FEATURES`` (standardised with the stored mean and std):
+
+    - the *choice* model (conditional logit over a question's candidates) picks the answer
+      and says how the probability splits among the candidates;
+    - the *pointwise* logistic model (``weights``, ``bias``, fitted on every candidate) rates a
+      candidate on an absolute scale…
+    - …and its *calibration* (Platt: ``scale``, ``shift``), fitted on each question's chosen
+      candidate, turns that rating into the chance that the shown answer is right.
+
+    A candidate's confidence is the chosen one's, times its choice probability relative to
+    the chosen one's: confidences follow the choice order, and the best one decides abstention.
+    """
 
     names: tuple[str, ...]
     mean: tuple[float, ...]
     std: tuple[float, ...]
     weights: tuple[float, ...]
     bias: float
-    scale: float = 1.0  # calibration: sigmoid(scale · ranker logit + shift)
+    scale: float = 1.0  # calibration: sigmoid(scale · pointwise logit + shift)
     shift: float = 0.0
+    choice: tuple[float, ...] = ()  # conditional-logit weights; none: rank by the pointwise logit
 
     @classmethod
     def from_json(cls, data: dict) -> "AnswerScorer":
@@ -155,21 +165,36 @@ class AnswerScorer:
             raise ValueError("the answer scorer in reader.json was fitted on other features; "
                              "re-run `rag fit-scorer`")
         return cls(tuple(data["names"]), tuple(data["mean"]), tuple(data["std"]),
-                   tuple(data["weights"]), float(data["bias"]), float(data["scale"]), float(data["shift"]))
+                   tuple(data["weights"]), float(data["bias"]), float(data["scale"]), float(data["shift"]),
+                   tuple(data.get("choice", ())))
 
     def to_json(self) -> dict:
         return dict(names=list(self.names), mean=list(self.mean), std=list(self.std),
-                    weights=list(self.weights), bias=self.bias, scale=self.scale, shift=self.shift)
+                    weights=list(self.weights), bias=self.bias, scale=self.scale, shift=self.shift,
+                    choice=list(self.choice))
+
+    def _standard(self, x: np.ndarray) -> np.ndarray:
+        return (x - np.asarray(self.mean)) / np.asarray(self.std)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        z = (x - np.asarray(self.mean)) / np.asarray(self.std)
-        return z @ np.asarray(self.weights) + self.bias
+        """The pointwise model's logit of each candidate."""
+        return self._standard(x) @ np.asarray(self.weights) + self.bias
+
+    def choice_scores(self, x: np.ndarray) -> np.ndarray:
+        """The choice model's score of each of one question's candidates (higher is better)."""
+        return self._standard(x) @ np.asarray(self.choice) if self.choice else self.logits(x)
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
-        return _sigmoid(self.scale * self.logits(x) + self.shift)
+        """Confidence of each of one question's candidates (rows of ``x``)."""
+        if not len(x):
+            return np.zeros(0)
+        s = self.choice_scores(x)
+        best = int(np.argmax(s))
+        top = _sigmoid(self.scale * self.logits(x[best:best + 1])[0] + self.shift)
+        return top * np.exp(s - s[best])
 
     def rescore(self, question: str, passages: list, spans: list) -> list:
-        """The spans with ``score`` replaced by the scorer's probability, best first."""
+        """The spans with ``score`` replaced by the scorer's confidence, best first."""
         if not spans:
             return []
         probs = self.probabilities(features(question, passages, spans))
@@ -203,20 +228,47 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int 
     return w[:-1], float(w[-1])
 
 
+def fit_choice(questions: list[tuple[np.ndarray, np.ndarray]], l2: float = 0.1) -> np.ndarray:
+    """Conditional-logit weights: each question's candidates compete (softmax over them) and
+    the likelihood is that of choosing a right one. Unlike a per-candidate logistic fit, it
+    learns only what separates candidates *within* a question, which is the choice to make.
+
+    Questions without a right candidate say nothing about the choice and are skipped. Fitted
+    with scipy's L-BFGS (scipy comes with sentence-transformers; declared in pyproject).
+    """
+    from scipy.optimize import minimize
+
+    data = [(x, y.astype(float)) for x, y in questions if len(x) and y.max() > 0]
+
+    def loss(w):
+        value, grad = 0.5 * l2 * w @ w, l2 * w
+        for x, y in data:
+            s = x @ w
+            e = np.exp(s - s.max())
+            right = e * y
+            value -= math.log(right.sum() / e.sum())
+            grad = grad - x.T @ (right / right.sum() - e / e.sum())
+        return value, grad
+
+    return minimize(loss, np.zeros(data[0][0].shape[1]), jac=True, method="L-BFGS-B").x
+
+
 def fit_scorer(questions: list[tuple[np.ndarray, np.ndarray]]) -> AnswerScorer:
-    """Fit the ranker on all candidates, then the calibration on each question's top one.
-    ``questions``: (feature rows, 0/1 labels) per question."""
+    """Fit the choice and pointwise models on all candidates, then the calibration on each
+    question's chosen one. ``questions``: (feature rows, 0/1 labels) per question."""
     x = np.vstack([rows for rows, _ in questions if len(rows)])
     y = np.concatenate([labels for rows, labels in questions if len(rows)])
     mean, std = x.mean(axis=0), x.std(axis=0)
     std = np.where(std < 1e-9, 1.0, std)
     w, b = fit_logistic((x - mean) / std, y)
-    ranker = AnswerScorer(FEATURES, tuple(mean.tolist()), tuple(std.tolist()), tuple(w.tolist()), b)
+    choice = fit_choice([((rows - mean) / std, labels) for rows, labels in questions])
+    scorer = AnswerScorer(FEATURES, tuple(mean.tolist()), tuple(std.tolist()), tuple(w.tolist()), b,
+                          choice=tuple(choice.tolist()))
     tops, right = [], []
     for rows, labels in questions:
         if len(rows):
-            logits = ranker.logits(rows)
-            tops.append(logits.max())
-            right.append(labels[int(np.argmax(logits))])
+            best = int(np.argmax(scorer.choice_scores(rows)))
+            tops.append(scorer.logits(rows)[best])
+            right.append(labels[best])
     (scale,), shift = fit_logistic(np.asarray(tops)[:, None], np.asarray(right, dtype=float), l2=0.0)
-    return replace(ranker, scale=float(scale), shift=shift)
+    return replace(scorer, scale=float(scale), shift=shift)

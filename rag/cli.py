@@ -273,8 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--export-only", action="store_true", help="only export the latest checkpoint")
     s.add_argument("--init", type=Path, default=None,
                    help="exported reader weights to start from when the checkpoint folder is empty (e.g. models/reader)")
-    s.add_argument("--sources", default="cmrc2018",
-                   help="comma-separated training sources: cmrc2018 (the shipped reader's), drcd, facqa "
+    s.add_argument("--sources", default="cmrc2018,facqa",
+                   help="comma-separated training sources: cmrc2018 and facqa (the shipped reader's), drcd "
                         "(data/qa-extra; measured in models/reader/MODEL_CARD.md, not adopted)")
 
     s = verb("fit-scorer", cmd_fit_scorer, "Fit the answer scorer on held-out articles run through retrieval and "

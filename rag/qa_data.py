@@ -1,9 +1,10 @@
 """Training data for the reader: SQuAD-format loading, a held-out split, and augmentation.
 
 Augmentations (each measured in models/reader/MODEL_CARD.md):
-- cross-lingual questions: a question over a Chinese passage rendered word by word into English
-  with CC-CEDICT (``rag.crosslingual``); words the dictionary lacks, and person names, become
-  capitalised pinyin, the way English text writes Chinese names ("周伯文" → "Zhou Bowen");
+- cross-lingual questions: a question over a Chinese passage rendered into English word by
+  word with CC-CEDICT (``rag.crosslingual``), its question phrase moved to the front in most
+  renderings; words the dictionary lacks, and person names, become capitalised pinyin, the
+  way English text writes Chinese names ("周伯文" → "Zhou Bowen");
 - unanswerable examples: a question paired with a paragraph of another article.
 """
 
@@ -63,13 +64,32 @@ def split_heldout(examples: list[QAExample], fraction: float = 0.1, seed: int = 
 
 # ---- cross-lingual questions ------------------------------------------------
 
-_WH = {  # question words CEDICT glosses poorly; English puts them first
-    "哪一年": "which year", "哪年": "which year", "什么时候": "when", "何时": "when",
-    "多少": "how many", "多久": "how long", "几": "how many", "谁": "who", "哪里": "where",
-    "哪儿": "where", "为什么": "why", "怎么": "how", "如何": "how", "什么": "what",
-    "哪个": "which", "哪些": "which", "哪": "which", "是": "is", "的": "", "了": "",
-    "吗": "", "呢": "", "在": "in", "被": "was", "由": "by", "和": "and", "与": "and",
+# Question phrases CEDICT glosses poorly, as English question words; English puts them first
+_WH = {
+    "哪一年": "which year", "哪年": "which year", "什么时候": "when", "何时": "when", "几时": "when",
+    "多少": "how many", "多久": "how long", "多长时间": "how long", "几": "how many", "谁": "who",
+    "哪位": "who", "哪一位": "who", "哪里": "where", "哪儿": "where", "何处": "where",
+    "为什么": "why", "为何": "why", "怎么": "how", "怎样": "how", "怎么样": "how", "如何": "how",
+    "什么": "what", "何": "what", "哪个": "which", "哪些": "which", "哪一个": "which", "哪一": "which",
+    "哪": "which", "多高": "how tall", "多长": "how long", "多大": "how big", "多远": "how far",
+    "多重": "how heavy", "多深": "how deep", "多宽": "how wide",
 }
+_MULTI_WH = (("什么", "时候"), ("多", "高"), ("多", "长"), ("多", "大"), ("多", "远"), ("多", "重"),
+             ("多", "深"), ("多", "宽"), ("多", "久"), ("多长", "时间"), ("哪", "一"), ("哪", "一个"), ("哪一", "个"))
+# Grammatical words: their English rendering ("" drops them); CEDICT's first gloss misleads
+_FUNCTION = {
+    "的": "", "了": "", "着": "", "过": "", "吗": "", "呢": "", "所": "", "把": "", "地": "",
+    "在": "in", "于": "in", "被": "was", "由": "by", "和": "and", "与": "and", "及": "and",
+    "以及": "and", "之": "of", "对": "to", "从": "from", "将": "will", "曾": "once", "曾经": "once",
+    "已": "already", "已经": "already", "有": "has", "叫": "called", "叫做": "called",
+    "称为": "called", "称作": "called", "被称为": "is called", "为": "as", "是": "is", "一个": "a",
+    "两": "two", "两个": "two", "一": "one", "个": "", "位": "", "家": "", "名": "", "只": "", "条": "",
+    "座": "", "部": "", "本": "", "种": "", "项": "", "次": "times", "该": "the", "此": "this",
+    "其": "its", "他": "he", "她": "she", "它": "it", "他们": "they", "最": "most", "第一": "first",
+}
+_COPULA = {"是", "叫", "叫做", "称为", "称作", "为"}
+
+
 def _pinyin(word: str) -> str:
     from pypinyin import Style, lazy_pinyin
 
@@ -98,40 +118,71 @@ def _greedy_gloss(word: str, table: dict[str, str]) -> list[str]:
     return out
 
 
+def _gloss(word: str, flag: str, table: dict[str, str]) -> str:
+    """One Chinese word in English: function words by hand, names as pinyin, else CC-CEDICT."""
+    if not _CJK.search(word):
+        return word.strip() if word.strip() and word not in "？?，。、“”《》「」：；！（）()" else ""
+    if word in _FUNCTION:
+        return _FUNCTION[word]
+    if flag == "nr":
+        return _name_pinyin(word)
+    if word in table:
+        return table[word]
+    if flag.startswith("n") and len(word) > 1:
+        return _pinyin(word)
+    return " ".join(_greedy_gloss(word, table))
+
+
+def _merge_wh(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Join question phrases jieba splits ("什么"+"时候", "多"+"高") into one token."""
+    out: list[tuple[str, str]] = []
+    for word, flag in tokens:
+        if out and (out[-1][0], word) in _MULTI_WH:
+            out[-1] = (out[-1][0] + word, "wh")
+        else:
+            out.append((word, "wh" if word in _WH else flag))
+    return out
+
+
 def translate_question(question: str, rng: random.Random) -> str:
-    """Word-by-word English rendering of a Chinese question (noisy on purpose)."""
+    """English rendering of a Chinese question: words glossed with CC-CEDICT, the question
+    phrase moved to the front with an auxiliary ("哪个公司在2010年收购了X" → "Which company did
+    in 2010 acquire X?"); a fifth keep the Chinese word order, as hurried users type."""
     import jieba.posseg as pseg
 
     from .crosslingual import chinese_to_english
-    from .language import _jieba
+    from .language import _jieba, _t2s
 
     _jieba()  # initialised once, quietly
-
     table = chinese_to_english()
-    words, wh = [], []
-    for token in pseg.cut(question):
-        w, flag = token.word, token.flag
-        if not _CJK.search(w):
-            if w.strip() and w not in "？?，。、“”《》「」":
-                words.append(w.strip())
-            continue
-        if w in _WH:
-            target = wh if _WH[w] and w not in ("是", "在", "被", "由", "和", "与") else words
-            if _WH[w]:
-                target.append(_WH[w])
-        elif flag == "nr":
-            words.append(_name_pinyin(w))
-        elif w in table:
-            words.append(table[w])
-        elif flag.startswith("n") and len(w) > 1:
-            words.append(_pinyin(w))
-        else:
-            words.extend(_greedy_gloss(w, table))
-    if wh and rng.random() < 0.8:
-        words = wh + words
+    tokens = [(t.word, t.flag) for t in pseg.cut(_t2s().convert(question))]
+    tokens = [t for t in _merge_wh(tokens) if t[0].strip()]
+    at = next((i for i, (_, f) in enumerate(tokens) if f == "wh"), None)
+    english = lambda toks: [g for w, f in toks if (g := _gloss(w, f, table))]  # noqa: E731
+    if at is None or rng.random() < 0.2:
+        words = [(_WH[w] if f == "wh" else _gloss(w, f, table)) for w, f in tokens]
+        text = " ".join(w for w in words if w)
     else:
-        words = words + wh
-    text = " ".join(x for x in words if x)
+        wh_end = at + 1
+        if _WH[tokens[at][0]] in ("which", "what", "how many"):  # a determiner: its noun goes along
+            while wh_end < len(tokens) and tokens[wh_end][1][:1] in ("n", "m", "q") and wh_end - at < 3:
+                wh_end += 1
+        pre, post = tokens[:at], [t for t in tokens[wh_end:] if t[0] not in "？?"]
+        wh = [_WH[tokens[at][0]]] + english(tokens[at + 1:wh_end])
+        if pre and pre[-1][0] in ("在", "于") and wh[0] in ("which", "what"):
+            wh.insert(0, "in")  # "在哪一年" → "in which year"
+            pre = pre[:-1]
+        if not pre:
+            body = english(post)
+        elif not english(post) and (pre[-1][0] in _COPULA or pre[-1][0] == "有" and wh[0].startswith("how")):
+            # "X的Y是什么" → "What is X Y", "X有多高" → "How tall is X", "X叫什么" → "What is X called"
+            body = ["is"] + english(pre[:-1]) + ([] if pre[-1][0] in ("是", "有") else ["called"])
+        elif pre[-1][0] in _COPULA:
+            body = ["is"] + english(pre[:-1]) + english(post)
+        else:
+            aux = "was" if post and post[0][0] == "被" else rng.choice(("did", "did", "is", ""))
+            body = ([aux] if aux else []) + english(pre) + [w for w in english(post) if w != "was" or aux != "was"]
+        text = " ".join(wh + body)
     text = re.sub(r"\s+", " ", text).strip()
     return text[:1].upper() + text[1:] + "?"
 

@@ -35,7 +35,7 @@ class TrainSettings:
     seed: int = 13
     threads: int = 2
     init_from: Path | None = None  # exported reader weights to start from when no checkpoint exists
-    sources: tuple[str, ...] | None = ("cmrc2018",)  # names in rag.qa_data.SOURCES; None = all found
+    sources: tuple[str, ...] | None = ("cmrc2018", "facqa")  # names in rag.qa_data.SOURCES; None = all found
 
 
 def featurize(tokenizer, examples: list[QAExample], neg_ratio: float, seed: int) -> list[dict]:

@@ -1,8 +1,10 @@
 """Fitting the answer scorer on held-out articles run through the real pipeline.
 
-The reader's held-out articles (never trained on) become a document collection:
+The reader's held-out articles (never trained on) of each source — Chinese encyclopedia
+articles (CMRC 2018) and Indonesian news passages (FacQA) — become one document collection:
 
-- most are indexed whole: their questions, Chinese and word-by-word English, are answerable;
+- most are indexed whole: their questions, in the source's language and (for Chinese) rendered
+  word by word into English, are answerable;
 - in some, the sentence holding one question's answer is cut out before indexing: that
   question is unanswerable while its topic is present (the hard case);
 - the rest are left out: their questions are unanswerable, their topic absent;
@@ -35,7 +37,8 @@ from .qa_data import QAExample, cross_lingual, load_source, split_heldout
 
 log = logging.getLogger(__name__)
 
-_SENTENCE = re.compile(r"[^。！？!?\n]*[。！？!?\n]?")
+# a sentence ends at Chinese or Latin end punctuation (a full stop only before a space)
+_SENTENCE = re.compile(r".*?(?:[。！？!?\n]|\.(?=\s)|$)", re.S)
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,10 @@ class FitSettings:
     work_dir: Path
     absent: float = 0.2  # share of held-out articles left out of the index
     cut: float = 0.5  # share of the indexed ones with one answer's sentence cut out
-    distractors: int = 200  # training articles added to the collection
+    # sources of held-out articles, each with how many of its training articles join as
+    # distractors: Chinese encyclopedia articles (questions in Chinese and English) and
+    # Indonesian news passages (questions in Indonesian)
+    sources: tuple[tuple[str, int], ...] = (("cmrc2018", 200), ("facqa", 100))
     seed: int = 5
 
 
@@ -66,12 +72,23 @@ def _cut_sentence(context: str, start: int, end: int) -> str:
 
 def build_collection(settings: FitSettings) -> tuple[dict[str, str], list[Question]]:
     """(documents by file name, questions) for the fit; deterministic for a seed."""
-    # the reader's own split of its CMRC source: these articles were never trained on
-    train, held = split_heldout(load_source(settings.qa_dir, "cmrc2018"))
+    docs, questions = {}, []
+    for i, (source, distractors) in enumerate(settings.sources):
+        d, q = _source_collection(settings, source, distractors, random.Random(settings.seed + i))
+        docs.update(d)
+        questions += q
+    return docs, questions
+
+
+def _source_collection(settings: FitSettings, source: str, distractors: int,
+                       rng: random.Random) -> tuple[dict[str, str], list[Question]]:
+    """One source's part: its held-out articles (whole, cut or absent) with their questions
+    (and English renderings of the Chinese ones), and some training articles as distractors."""
+    # the reader's own split of the source: these articles were never trained on
+    train, held = split_heldout(load_source(settings.qa_dir, source))
     by_group: dict[str, list[QAExample]] = defaultdict(list)
     for e in held:
         by_group[e.group].append(e)
-    rng = random.Random(settings.seed)
     groups = sorted(by_group)
     rng.shuffle(groups)
     n_absent = int(len(groups) * settings.absent)
@@ -90,17 +107,18 @@ def build_collection(settings: FitSettings) -> tuple[dict[str, str], list[Questi
                 if victim.answer_text not in cut and len(cut) > 50:
                     context = cut
                     kinds[victim.qid] = "cut"
-            docs[f"{group}.txt"] = context
+            docs[f"{source}-{group}.txt"] = context
         for e in examples:
             kind = kinds.get(e.qid) or ("answerable" if e.answer_text in context else None)
             if kind is None:  # another answer the cut removed: neither clearly one thing nor the other
                 continue
             answers = (e.answer_text,) if kind == "answerable" else ()
-            for q in (e, english[e.qid + "-en"]):
-                questions.append(Question(q.question, q.lang, group, answers, kind))
+            for q in (e, english.get(e.qid + "-en")):
+                if q is not None:
+                    questions.append(Question(q.question, q.lang, f"{source}-{group}", answers, kind))
     train_groups = sorted({e.group: e.context for e in train}.items())
-    for group, context in rng.sample(train_groups, min(settings.distractors, len(train_groups))):
-        docs[f"train-{group}.txt"] = context
+    for group, context in rng.sample(train_groups, min(distractors, len(train_groups))):
+        docs[f"train-{source}-{group}.txt"] = context
     return docs, questions
 
 
@@ -179,7 +197,7 @@ def reliability(outcomes, bins=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0001)) -> list[dict]:
 
 
 ABSTAIN_SHARE = 0.5  # the threshold abstains on at least this share of unanswerable questions…
-LANGUAGES = ("zh", "en")
+LANGUAGES = ("zh", "en", "id")
 
 
 def choose_threshold(outcomes, abstain: float = ABSTAIN_SHARE) -> float:
@@ -196,7 +214,7 @@ def choose_threshold(outcomes, abstain: float = ABSTAIN_SHARE) -> float:
 
 
 def fit(records: list[dict], seed: int = 3) -> tuple[AnswerScorer, dict]:
-    """Fit on half of the articles; report on the other half (reader-only confidence beside)."""
+    """Fit on half of the articles; report on the other half (simpler scorings beside)."""
     groups = sorted({r["group"] for r in records})
     random.Random(seed).shuffle(groups)
     fit_groups = set(groups[: len(groups) // 2])
@@ -204,12 +222,16 @@ def fit(records: list[dict], seed: int = 3) -> tuple[AnswerScorer, dict]:
     report_half = [r for r in records if r["group"] not in fit_groups]
     scorer = fit_scorer([(np.asarray(r["x"]).reshape(-1, len(FEATURES)), np.asarray(r["y"])) for r in fit_half])
     scored = lambda r: scorer.probabilities(np.asarray(r["x"]))  # noqa: E731
+    # beside it, for comparison: ranking by the calibrated pointwise model alone (the scorer
+    # before the choice model), and the reader's own confidence
+    pointwise = lambda r: 1 / (1 + np.exp(-(scorer.scale * scorer.logits(np.asarray(r["x"])) + scorer.shift)))  # noqa: E731
     reader_only = lambda r: np.asarray(r["reader"])  # noqa: E731
     report = dict(candidates=sum(len(r["y"]) for r in fit_half),
                   questions=dict(fit=len(fit_half), report=len(report_half)),
                   weights=dict(zip(FEATURES, [round(w, 3) for w in scorer.weights])),
+                  choice=dict(zip(FEATURES, [round(w, 3) for w in scorer.choice])),
                   calibration=dict(scale=round(scorer.scale, 3), shift=round(scorer.shift, 3)))
-    for name, score in (("scorer", scored), ("reader_only", reader_only)):
+    for name, score in (("scorer", scored), ("pointwise", pointwise), ("reader_only", reader_only)):
         outcomes = _outcomes(report_half, score)
         part = dict(thresholds=threshold_table(outcomes), reliability=reliability(outcomes))
         for lang in LANGUAGES:

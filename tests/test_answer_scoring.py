@@ -62,12 +62,16 @@ def test_fit_recovers_the_signal_and_calibrates_the_top_candidate():
         y = (rng.random(6) < 1 / (1 + np.exp(-(truth - 3)))).astype(float)
         questions.append((x, y))
     scorer = fit_scorer(questions)
-    w = np.abs(scorer.weights)
-    assert w[0] > 3 * np.delete(w, [0, 3]).max() and w[3] > 3 * np.delete(w, [0, 3]).max()
-    assert scorer.weights[0] > 0 > scorer.weights[3]
-    # the top candidate's confidence: mean predicted ≈ share right
-    tops = [(scorer.probabilities(x).max(), y[int(np.argmax(scorer.logits(x)))]) for x, y in questions]
+    for weights in (scorer.weights, scorer.choice):  # the pointwise and the choice model
+        w = np.abs(weights)
+        assert w[0] > 3 * np.delete(w, [0, 3]).max() and w[3] > 3 * np.delete(w, [0, 3]).max()
+        assert weights[0] > 0 > weights[3]
+    # the chosen candidate's confidence: mean predicted ≈ share right
+    tops = [(scorer.probabilities(x).max(), y[int(np.argmax(scorer.choice_scores(x)))]) for x, y in questions]
     assert abs(np.mean([p for p, _ in tops]) - np.mean([r for _, r in tops])) < 0.05
+    # confidences follow the choice order: the chosen candidate has the highest
+    for x, _ in questions[:20]:
+        assert np.array_equal(np.argsort(-scorer.probabilities(x)), np.argsort(-scorer.choice_scores(x)))
     again = AnswerScorer.from_json(json.loads(json.dumps(scorer.to_json())))
     assert np.allclose(again.probabilities(questions[0][0]), scorer.probabilities(questions[0][0]))
 
@@ -93,28 +97,49 @@ def _squad(path, n_articles=150, seed=0):
     path.write_text(json.dumps(dict(data=data), ensure_ascii=False), encoding="utf-8")
 
 
+def _squad_id(path, n_articles=60):
+    """Indonesian passages, sentences ending with a full stop, as FacQA's."""
+    data = []
+    for a in range(n_articles):
+        context = " ".join(f"Kalimat {s} artikel {a} tentang benda nomor {a * 10 + s}." for s in range(6))
+        qas = [dict(id=f"i{a}-{s}", question=f"Kalimat {s} artikel {a} tentang apa?",
+                    answers=[dict(text=f"nomor {a * 10 + s}", answer_start=context.index(f"nomor {a * 10 + s}."))])
+               for s in (1, 3, 5)]
+        data.append(dict(id=f"B{a}", paragraphs=[dict(context=context, qas=qas)]))
+    path.write_text(json.dumps(dict(data=data)), encoding="utf-8")
+
+
 def test_the_fit_collection_keeps_its_promises(tmp_path):
     _squad(tmp_path / "cmrc2018_dev.json")
     _squad(tmp_path / "cmrc2018_trial.json", n_articles=10, seed=1)
-    settings = FitSettings(qa_dir=tmp_path, work_dir=tmp_path / "work", absent=0.3, cut=0.5, distractors=5)
+    _squad_id(tmp_path / "facqa.json")
+    settings = FitSettings(qa_dir=tmp_path, work_dir=tmp_path / "work", absent=0.3, cut=0.5,
+                           sources=(("cmrc2018", 5), ("facqa", 3)))
     docs, questions = build_collection(settings)
     assert build_collection(settings) == (docs, questions)  # deterministic
-    kinds = {q.kind for q in questions}
-    assert kinds == {"answerable", "absent", "cut"}
+    for lang in ("zh", "en", "id"):
+        assert {q.kind for q in questions if q.lang == lang} == {"answerable", "absent", "cut"}, lang
     for q in questions:
         doc = docs.get(f"{q.group}.txt")
         if q.kind == "absent":
             assert doc is None
         elif q.kind == "cut":
             assert doc is not None and not q.answers
-            if q.lang == "zh":  # the question names the sentence its answer was in
-                a, s = map(int, re.match(r"第(\d+)篇第(\d+)句", q.text).groups())
-                assert f"编号{a * 10 + s}号" not in doc
-                assert sum(f"第{a}篇第{k}句" in doc for k in range(6)) == 5  # just that sentence
+            if q.lang == "zh":  # the question names the sentence its answer was in: just that one is gone
+                a, k = map(int, re.match(r"第(\d+)篇第(\d+)句", q.text).groups())
+                assert f"编号{a * 10 + k}号" not in doc
+                assert sum(f"第{a}篇第{j}句" in doc for j in range(6)) == 5
+            elif q.lang == "id":
+                k, a = map(int, re.match(r"Kalimat (\d+) artikel (\d+)", q.text).groups())
+                assert f"nomor {a * 10 + k}." not in doc
+                assert sum(f"Kalimat {j} artikel {a} " in doc for j in range(6)) == 5
         else:
             assert doc is not None and all(a in doc for a in q.answers)
-    assert {q.lang for q in questions} == {"zh", "en"}
-    assert sum(name.startswith("train-") for name in docs) == 5
+    # English renderings only of the Chinese questions
+    assert {q.group.split("-")[0] for q in questions if q.lang == "en"} == {"cmrc2018"}
+    assert {q.group.split("-")[0] for q in questions if q.lang == "id"} == {"facqa"}
+    assert sum(name.startswith("train-cmrc2018-") for name in docs) == 5
+    assert sum(name.startswith("train-facqa-") for name in docs) == 3
     held_groups = {q.group for q in questions}
     assert not any(name[len("train-"):-4] in held_groups for name in docs if name.startswith("train-"))
 

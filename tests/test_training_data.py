@@ -30,6 +30,16 @@ def test_traditional_chinese_questions_are_rendered_in_english():
     assert question.endswith("?") and question.isascii()
 
 
+def test_english_renderings_put_the_question_phrase_first():
+    """Renderings follow English word order most of the time ("Which city is…", "How tall is…"),
+    and some keep the Chinese order, as hurried users type."""
+    renderings = [translate_question("该公司的总部位于哪个城市？", random.Random(seed)) for seed in range(20)]
+    assert all(r.endswith("?") and r.isascii() for r in renderings)
+    assert 12 <= sum(r.startswith("Which city") for r in renderings) < 20
+    tall = [translate_question("这座塔有多高？", random.Random(seed)) for seed in range(20)]
+    assert sum(r.startswith("How tall is") for r in tall) >= 12
+
+
 def test_only_questions_over_chinese_passages_get_english_renderings():
     zh = QAExample("q1", "他在哪一年出生？", "他在1990年出生。", "1990年", 2, "zh", "a")
     id_ = QAExample("q2", "Kapan dia lahir?", "Dia lahir pada tahun 1990.", "1990", 21, "id", "b")
