@@ -239,6 +239,9 @@ def fit_choice(questions: list[tuple[np.ndarray, np.ndarray]], l2: float = 0.1) 
     from scipy.optimize import minimize
 
     data = [(x, y.astype(float)) for x, y in questions if len(x) and y.max() > 0]
+    if not data:
+        raise ValueError("no question of the fit collection has a right candidate: nothing to learn "
+                         "the choice from (is the reader's weights folder the one meant?)")
 
     def loss(w):
         value, grad = 0.5 * l2 * w @ w, l2 * w
