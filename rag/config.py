@@ -43,6 +43,7 @@ class Config:
     # passage in one window) tied on held-out accuracy and speed (models/reader/MODEL_CARD.md)
     read_window: int = 256
     read_stride: int = 96
+    span_candidates: int = 3  # best spans kept from each window for the answer scorer to choose among
     # input limits
     max_file_mb: float = 20.0
     max_question_chars: int = 2000

@@ -152,7 +152,7 @@ class NeuralReader:
         enc = encode_windows(self._tokenizer, [question] * len(read), contexts,
                              max_len=self.cfg.read_window, stride=self.cfg.read_stride)
         start_logits, end_logits = self._engine(enc["input_ids"], enc["attention_mask"])
-        cands = span_candidates(enc, start_logits, end_logits, top_n=3, contexts=contexts)
+        cands = span_candidates(enc, start_logits, end_logits, top_n=self.cfg.span_candidates, contexts=contexts)
         a, b = self.calibration["scale"], self.calibration["bias"]
         spans = []
         for c in cands:
