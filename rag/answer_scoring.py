@@ -184,14 +184,17 @@ class AnswerScorer:
         """The choice model's score of each of one question's candidates (higher is better)."""
         return self._standard(x) @ np.asarray(self.choice) if self.choice else self.logits(x)
 
+    def pointwise(self, x: np.ndarray) -> np.ndarray:
+        """The calibrated pointwise probability of each candidate, on its own."""
+        return _sigmoid(self.scale * self.logits(x) + self.shift)
+
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """Confidence of each of one question's candidates (rows of ``x``)."""
         if not len(x):
             return np.zeros(0)
         s = self.choice_scores(x)
         best = int(np.argmax(s))
-        top = _sigmoid(self.scale * self.logits(x[best:best + 1])[0] + self.shift)
-        return top * np.exp(s - s[best])
+        return self.pointwise(x[best:best + 1])[0] * np.exp(s - s[best])
 
     def rescore(self, question: str, passages: list, spans: list) -> list:
         """The spans with ``score`` replaced by the scorer's confidence, best first."""

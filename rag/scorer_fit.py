@@ -4,7 +4,7 @@ The reader's held-out articles (never trained on) of each source — Chinese enc
 articles (CMRC 2018) and Indonesian news passages (FacQA) — become one document collection:
 
 - most are indexed whole: their questions, in the source's language and (for Chinese) rendered
-  word by word into English, are answerable;
+  into English with CC-CEDICT as in training, are answerable;
 - in some, the sentence holding one question's answer is cut out before indexing: that
   question is unanswerable while its topic is present (the hard case);
 - the rest are left out: their questions are unanswerable, their topic absent;
@@ -224,7 +224,7 @@ def fit(records: list[dict], seed: int = 3) -> tuple[AnswerScorer, dict]:
     scored = lambda r: scorer.probabilities(np.asarray(r["x"]))  # noqa: E731
     # beside it, for comparison: ranking by the calibrated pointwise model alone (the scorer
     # before the choice model), and the reader's own confidence
-    pointwise = lambda r: 1 / (1 + np.exp(-(scorer.scale * scorer.logits(np.asarray(r["x"])) + scorer.shift)))  # noqa: E731
+    pointwise = lambda r: scorer.pointwise(np.asarray(r["x"]))  # noqa: E731
     reader_only = lambda r: np.asarray(r["reader"])  # noqa: E731
     report = dict(candidates=sum(len(r["y"]) for r in fit_half),
                   questions=dict(fit=len(fit_half), report=len(report_half)),
