@@ -185,8 +185,10 @@ def cmd_train_reader(args) -> int:
     from .reader_train import TrainSettings, export, train
 
     cfg = _config(args)
+    # without --sources, TrainSettings' default (the shipped reader's sources) applies
+    chosen = {} if args.sources is None else dict(sources=tuple(n.strip() for n in args.sources.split(",") if n.strip()))
     settings = TrainSettings(qa_dir=args.data, work_dir=args.work, epochs=args.epochs, lr=args.lr, init_from=args.init,
-                             sources=tuple(n.strip() for n in args.sources.split(",") if n.strip()))
+                             **chosen)
     embedder = ensure_embedder(cfg)
     if not args.export_only:
         train(settings, embedder)
@@ -273,9 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--export-only", action="store_true", help="only export the latest checkpoint")
     s.add_argument("--init", type=Path, default=None,
                    help="exported reader weights to start from when the checkpoint folder is empty (e.g. models/reader)")
-    s.add_argument("--sources", default="cmrc2018,facqa",
-                   help="comma-separated training sources: cmrc2018 and facqa (the shipped reader's), drcd "
-                        "(data/qa-extra; measured in models/reader/MODEL_CARD.md, not adopted)")
+    s.add_argument("--sources", default=None,
+                   help="comma-separated training sources (default: cmrc2018,facqa, the shipped reader's); drcd "
+                        "(data/qa-extra) was measured in models/reader/MODEL_CARD.md and not adopted")
 
     s = verb("fit-scorer", cmd_fit_scorer, "Fit the answer scorer on held-out articles run through retrieval and "
                                            "the reader; writes it into the reader's reader.json.")
