@@ -29,6 +29,7 @@ class Config:
     # retrieval
     top_k: int = 5
     candidates: int = 50  # per channel, before fusion
+    retrieval_fusion: Path = PROJECT_ROOT / "models" / "retrieval.json"  # channel weights (`rag fit-scorer`)
     # reading
     reader: str = "neural"  # "neural" (trained QA head) or "sentence" (baseline clause reader)
     reader_runtime: str = "onnx-int8"  # "onnx-int8", "onnx" (fp32) or "torch"; see rag/qa_runtime.py

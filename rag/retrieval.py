@@ -1,42 +1,82 @@
-"""Retrieval: two dense encoders and two BM25 channels, fused by score.
+"""Retrieval: two dense encoders and three BM25 channels, fused by a weighted score.
 
-Candidates are the union of each channel's top hits. Each dense field's cosine is
-standardised over the candidates (z-score) and summed, so neither encoder's scale
-dominates. Lexical channels add their score divided by the channel's best score:
+Candidates are the union of each channel's top hits. Each candidate gets one column per
+channel (``CHANNELS``):
 
-- ``bm25`` (jieba words, folded script) is weighted by the query's *lexical coverage*,
-  the IDF mass of its tokens the corpus contains over the IDF mass of all of them.
-  Plain rank fusion let BM25 add noise to English questions over Chinese text;
-  with coverage a Chinese question gets ~1 and an English one ~0.1.
-- ``pinyin`` matches capitalised Latin words ("Wang Gang") against pinyin of Chinese
-  character windows (王刚): it only fires when a transliterated name is present.
+- ``e5``, ``use``: the encoder's cosine, standardised over the candidates (z-score), so
+  neither encoder's scale dominates;
+- ``bm25`` (jieba words, folded script): score over the best candidate's, times the query's
+  *lexical coverage* (the IDF mass of its tokens the corpus contains over the IDF mass of all
+  of them), so a Chinese question gets ~1 and an English one over Chinese text ~0.1;
+- ``pinyin``: capitalised Latin words ("Wang Gang") against pinyin of Chinese character
+  windows (王刚); it only fires when a transliterated name is present;
 - ``translated``: the question's English words turned into Chinese words with CC-CEDICT
-  (``rag.crosslingual``), matched on the word index, weighted by 1 − coverage: it speaks
-  for the questions that BM25 cannot serve.
+  (``rag.crosslingual``), matched on the word index, times 1 − coverage.
 
-The weights and chunk size were chosen by measurement (README, "Retrieval").
+The fused score is the columns weighted by a ``Fusion``: weights fitted on held-out
+articles (``rag fit-scorer``, ``rag/fusion_fit.py``) and read from ``models/retrieval.json``.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from .chunks import Chunk
 from .config import Config
 from .crosslingual import translate_query
-from .embeddings import Embedder
+from .embeddings import FIELDS, Embedder
 from .index import Index
 from .language import query_pinyin_tokens, tokenize
 
 # paired quote marks enclose any text; straight quotes and ‘’ must close before a space or
 # punctuation, so the apostrophe of "don't" does not end a quote
 _QUOTED = re.compile(r"[“「『](.{4,}?)[”」』]|[\"'‘](.{6,}?)[\"'’](?=[\s.,;:!?。，！？)]|$)")
-LEXICAL_WEIGHT = {"bm25": 2.0, "pinyin": 2.0, "translated": 2.0}
+LEXICAL_CHANNELS = ("bm25", "pinyin", "translated")
+CHANNELS = FIELDS + LEXICAL_CHANNELS  # dense fields, then lexical channels
+
+
+class FusionError(RuntimeError):
+    """The retrieval fusion weights are missing or unreadable."""
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """Weight of each retrieval channel's column in the fused score."""
+
+    weights: dict[str, float]
+
+    def vector(self) -> np.ndarray:
+        return np.array([self.weights[c] for c in CHANNELS])
+
+    def to_json(self) -> dict:
+        return dict(channels=list(CHANNELS), weights={c: round(float(self.weights[c]), 4) for c in CHANNELS})
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Fusion":
+        weights = data["weights"]
+        values = {c: float(weights[c]) for c in CHANNELS}
+        if not all(math.isfinite(v) for v in values.values()):
+            raise ValueError("a weight is not a finite number")
+        return cls(values)
+
+    @classmethod
+    def load(cls, path: Path) -> "Fusion":
+        """Read and validate a fusion file (``FusionError`` naming the file if unusable)."""
+        try:
+            return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise FusionError(f"retrieval fusion weights not found at {path}: restore models/retrieval.json "
+                              "from the repository or refit them with `rag fit-scorer`") from None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            raise FusionError(f"retrieval fusion weights at {path} are unreadable ({e}): restore "
+                              "models/retrieval.json from the repository or refit them with `rag fit-scorer`") from e
 
 
 @dataclass(frozen=True)
@@ -95,12 +135,40 @@ def _bm25_scores(bm25, tokens: list[str], k: int) -> dict[int, float]:
     return {int(i): float(s) for i, s in zip(ids[0], scores[0]) if s > 0}
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """A question's candidate chunks with one column per channel (``CHANNELS``)."""
+
+    ids: list[int]
+    columns: np.ndarray  # [len(ids), len(CHANNELS)]
+    e5: np.ndarray  # raw e5 cosine of each candidate
+    bm25: dict[int, float]  # raw BM25 word scores of the candidates it matched
+
+
+def channel_columns(cosines: dict[str, np.ndarray], lexical: dict[str, dict[int, float]],
+                    ids: list[int], coverage: float) -> np.ndarray:
+    """The fused score's inputs, one column per channel (see the module docstring)."""
+    n = len(ids)
+    cols = []
+    for field in FIELDS:
+        sims = cosines[field]
+        cols.append((sims - sims.mean()) / (sims.std() + 1e-6) if n > 1 else sims)
+    weight = {"bm25": coverage, "pinyin": 1.0, "translated": 1.0 - coverage}
+    for channel in LEXICAL_CHANNELS:
+        hits = lexical[channel]
+        best = max(hits.values()) if hits else 1.0
+        cols.append(weight[channel] * np.array([hits.get(c, 0.0) / best for c in ids]))
+    return np.stack(cols, axis=1)
+
+
 class Retriever:
     """Hybrid retriever over one loaded index. ``run`` returns passages, best first."""
 
-    def __init__(self, index: Index, cfg: Config, embedder: Embedder | None = None):
+    def __init__(self, index: Index, cfg: Config, embedder: Embedder | None = None,
+                 fusion: Fusion | None = None):
         self.index, self.cfg = index, cfg
         self.embedder = embedder or Embedder(cfg)
+        self.fusion = fusion or Fusion.load(cfg.retrieval_fusion)
         self._df = document_frequencies(index.lexical["bm25"])  # once per index, not per query
 
     def _dense(self, qvecs: dict[str, np.ndarray], k: int) -> set[int]:
@@ -109,6 +177,26 @@ class Retriever:
             _, ids = index.search(qvecs[field], min(k, index.ntotal))
             found |= {int(i) for i in ids.ravel() if i >= 0}
         return found
+
+    def candidates(self, question: str, pool: int, filters: Filters | None = None,
+                   timings: dict | None = None) -> Candidates:
+        """The union of each channel's ``pool`` best chunks that ``filters`` allow, with their columns."""
+        filters = filters or Filters()
+        t0 = time.perf_counter()
+        qvecs = self.embedder.queries([question] + quoted_fragments(question))
+        if timings is not None:
+            timings["embedding"] = round(1000 * (time.perf_counter() - t0), 1)
+        tokens = {"bm25": tokenize(question), "pinyin": query_pinyin_tokens(question),
+                  "translated": translate_query(question)}
+        coverage = lexical_coverage(tokens["bm25"], self.index.lexical["bm25"], self._df)
+        field = {"bm25": "bm25", "pinyin": "pinyin", "translated": "bm25"}  # channel → index
+        lexical = {c: _bm25_scores(self.index.lexical[field[c]], tokens[c], pool) for c in tokens}
+        ids = sorted(self._dense(qvecs, pool).union(*[set(v) for v in lexical.values()]))
+        ids = [c for c in ids if filters.allows(self.index.chunks[c], self.index)]
+        if not ids:
+            return Candidates([], np.zeros((0, len(CHANNELS))), np.zeros(0), {})
+        cosines = {f: (np.asarray(m[ids]) @ qvecs[f].T).max(axis=1) for f, m in self.index.vectors.items()}
+        return Candidates(ids, channel_columns(cosines, lexical, ids, coverage), cosines["e5"], lexical["bm25"])
 
     def run(self, question: str, top_k: int | None = None, filters: Filters | None = None,
             timings: dict | None = None) -> list[Passage]:
@@ -119,31 +207,10 @@ class Retriever:
         if n == 0:
             return []
         pool = n if (filters.doc_ids or filters.langs) else max(self.cfg.candidates, 4 * top_k)
-        t0 = time.perf_counter()
-        qvecs = self.embedder.queries([question] + quoted_fragments(question))
-        if timings is not None:
-            timings["embedding"] = round(1000 * (time.perf_counter() - t0), 1)
-        tokens = {"bm25": tokenize(question), "pinyin": query_pinyin_tokens(question),
-                  "translated": translate_query(question)}
-        coverage = lexical_coverage(tokens["bm25"], self.index.lexical["bm25"], self._df)
-        weights = {"bm25": coverage, "pinyin": 1.0, "translated": 1.0 - coverage}
-        field = {"bm25": "bm25", "pinyin": "pinyin", "translated": "bm25"}  # channel → index
-        lexical = {c: _bm25_scores(self.index.lexical[field[c]], tokens[c], pool) for c in tokens}
-        cands = sorted(self._dense(qvecs, pool).union(*[set(v) for v in lexical.values()]))
-        cands = [c for c in cands if filters.allows(self.index.chunks[c], self.index)]
-        if not cands:
+        cands = self.candidates(question, pool, filters, timings)
+        if not cands.ids:
             return []
-        score = np.zeros(len(cands))
-        cosine = {}
-        for field, matrix in self.index.vectors.items():
-            sims = (np.asarray(matrix[cands]) @ qvecs[field].T).max(axis=1)
-            cosine[field] = sims
-            score += (sims - sims.mean()) / (sims.std() + 1e-6) if len(cands) > 1 else sims
-        for field, hits in lexical.items():
-            if hits:
-                best = max(hits.values())
-                score += LEXICAL_WEIGHT[field] * weights[field] * np.array([hits.get(c, 0.0) / best for c in cands])
+        score = cands.columns @ self.fusion.vector()
         order = np.argsort(-score)[:top_k]
-        e5 = cosine.get("e5", next(iter(cosine.values())))
-        return [Passage(cands[i], self.index.chunks[cands[i]], float(score[i]), float(e5[i]),
-                        lexical["bm25"].get(cands[i], 0.0)) for i in order]
+        return [Passage(cands.ids[i], self.index.chunks[cands.ids[i]], float(score[i]), float(cands.e5[i]),
+                        cands.bm25.get(cands.ids[i], 0.0)) for i in order]
