@@ -200,14 +200,16 @@ def cmd_train_reader(args) -> int:
 def cmd_fit_scorer(args) -> int:
     import tempfile
 
+    from .fusion_fit import save_fusion
     from .scorer_fit import ABSTAIN_SHARE, FitSettings, collect, fit, save
 
     cfg = _config(args)
     with tempfile.TemporaryDirectory(prefix="rag-fit-") as tmp:
-        records = collect(cfg, FitSettings(qa_dir=args.data, work_dir=Path(args.work or tmp)))
+        fusion, records = collect(cfg, FitSettings(qa_dir=args.data, work_dir=Path(args.work or tmp)))
     scorer, report = fit(records)
     path = save(scorer, report, cfg.reader_weights, cfg.reader_runtime)
     log.info("answer scorer (%s) written to %s", cfg.reader_runtime, path)
+    log.info("retrieval fusion written to %s", save_fusion(fusion, cfg.retrieval_fusion))
     for row in report["scorer"]["thresholds"] + [report["scorer"]["at_threshold"]]:
         log.info("threshold %.2f: answers %.0f%% of answerable (%.0f%% right), abstains on %.0f%% of unanswerable",
                  row["threshold"], 100 * row["answered"], 100 * row["right"], 100 * row["abstained"])
@@ -280,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(data/qa-extra) was measured in models/reader/MODEL_CARD.md and not adopted")
 
     s = verb("fit-scorer", cmd_fit_scorer, "Fit the answer scorer on held-out articles run through retrieval and "
-                                           "the reader; writes it into the reader's reader.json.")
+                                           "the reader, after fitting the retrieval fusion on them; writes the scorer into the "
+                                           "reader's reader.json and the fusion into models/retrieval.json.")
     s.add_argument("--data", type=Path, default=Path("../shared/qa-train"), help="folder with SQuAD-format training files")
     s.add_argument("--work", type=Path, default=None,
                    help="keep the fit collection, its index and the collected candidates here (reused by the next run)")

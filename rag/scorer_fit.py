@@ -10,10 +10,11 @@ articles (CMRC 2018) and Indonesian news passages (FacQA) — become one documen
 - the rest are left out: their questions are unanswerable, their topic absent;
 - training articles join as distractors (their questions are never asked).
 
-Every question goes through retrieval and the reader as ``rag ask`` does; each candidate
+First the retrieval fusion is fitted on the answerable questions (``fusion_fit``); then every
+question goes through retrieval and the reader as ``rag ask`` does; each candidate
 span becomes a row of ``answer_scoring.FEATURES``, labelled right when it matches a gold
-answer (character F1 ≥ 0.5) in the question's own article. The scorer is fitted on half of
-the articles and reported on the other half, where the threshold table is measured.
+answer (character F1 ≥ 0.5) in the question's own article. Fusion and scorer are fitted on
+the same half of the articles and reported on the other half, where the threshold table is measured.
 """
 
 from __future__ import annotations
@@ -122,25 +123,42 @@ def _source_collection(settings: FitSettings, source: str, distractors: int,
     return docs, questions
 
 
-def collect(cfg: Config, settings: FitSettings) -> list[dict]:
-    """Run every question of the collection through retrieval and the reader; one record
-    per question with its candidates' features and labels."""
+def fit_articles(groups, seed: int = 3) -> set[str]:
+    """The articles whose questions fit (the scorer, the fusion); the rest report."""
+    groups = sorted(set(groups))
+    random.Random(seed).shuffle(groups)
+    return set(groups[: len(groups) // 2])
+
+
+def collect(cfg: Config, settings: FitSettings) -> tuple[dict, list[dict]]:
+    """Fit the retrieval fusion on the collection's answerable questions, then run every
+    question through retrieval and the reader. Returns (the fusion's file contents, one
+    record per question with its candidate spans' features and labels)."""
+    from .fusion_fit import RetrievalQuestion, channel_records, fit_fusion
     from .ingest import ingest
     from .pipeline import QA
 
-    cached = Path(settings.work_dir) / "records.json"
-    if cached.exists():  # an earlier collection in this work directory: fitting alone is quick
+    work = Path(settings.work_dir)
+    cached, cached_fusion = work / "records.json", work / "fusion.json"
+    if cached.exists() and cached_fusion.exists():  # an earlier run in this work directory: fitting alone is quick
         log.info("reusing the collected candidates in %s (delete it to run the questions again)", cached)
-        return json.loads(cached.read_text(encoding="utf-8"))
+        return (json.loads(cached_fusion.read_text(encoding="utf-8")),
+                json.loads(cached.read_text(encoding="utf-8")))
     docs, questions = build_collection(settings)
-    corpus = Path(settings.work_dir) / "corpus"
+    corpus = work / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
     for name, text in docs.items():
         (corpus / name).write_text(text, encoding="utf-8")
-    fit_cfg = dataclasses.replace(cfg, index_dir=Path(settings.work_dir) / "index", corpus_dir=corpus)
+    fit_cfg = dataclasses.replace(cfg, index_dir=work / "index", corpus_dir=corpus)
     report = ingest([corpus], fit_cfg)
     log.info("fit collection: %d documents, %d chunks, %d questions", len(docs), report.chunks, len(questions))
     qa = QA(fit_cfg, threshold=0.0).warm_up()
+    answerable = [RetrievalQuestion(q.text, q.lang, q.group, f"{q.group}.txt", q.answers)
+                  for q in questions if q.kind == "answerable"]
+    fusion, fusion_report = fit_fusion(channel_records(qa.retriever, answerable),
+                                       fit_articles(q.group for q in questions), qa.retriever.fusion, LANGUAGES)
+    qa.retriever.fusion = fusion  # the reader's candidates come from the fitted retrieval
+    fusion_data = dict(fusion.to_json(), fitted_by="rag fit-scorer (rag/fusion_fit.py)", report=fusion_report)
     reader = qa.reader
     reader.scorer = None  # raw reader candidates: the scorer is what is being fitted
     records = []
@@ -153,8 +171,9 @@ def collect(cfg: Config, settings: FitSettings) -> list[dict]:
         records.append(dict(question=q.text, lang=q.lang, group=q.group, kind=q.kind,
                             answers=list(q.answers), x=rows.tolist(), y=labels,
                             texts=[s.text for s in spans], reader=[s.score for s in spans]))
+    cached_fusion.write_text(json.dumps(fusion_data, ensure_ascii=False), encoding="utf-8")
     cached.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
-    return records
+    return fusion_data, records
 
 
 def _outcomes(records: list[dict], score) -> list[tuple[float, bool, bool]]:
@@ -215,9 +234,7 @@ def choose_threshold(outcomes, abstain: float = ABSTAIN_SHARE) -> float:
 
 def fit(records: list[dict], seed: int = 3) -> tuple[AnswerScorer, dict]:
     """Fit on half of the articles; report on the other half (simpler scorings beside)."""
-    groups = sorted({r["group"] for r in records})
-    random.Random(seed).shuffle(groups)
-    fit_groups = set(groups[: len(groups) // 2])
+    fit_groups = fit_articles((r["group"] for r in records), seed)
     fit_half = [r for r in records if r["group"] in fit_groups]
     report_half = [r for r in records if r["group"] not in fit_groups]
     scorer = fit_scorer([(np.asarray(r["x"]).reshape(-1, len(FEATURES)), np.asarray(r["y"])) for r in fit_half])
