@@ -14,9 +14,11 @@ from dataclasses import asdict, dataclass, field
 
 from .evaluation import normalize_answer
 from .index import Index
+from .language import CJK
 from .reader import Span
 from .retrieval import Passage
 
+_SPACE = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"[。！？!?\n]|(?<=[a-z0-9)\]])\.(?=\s)")
 QUOTE_MAX = 160  # characters of context on each side at most
 
@@ -55,11 +57,22 @@ def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     q0 = ends[-1] if ends else lo
     m = _SENTENCE_END.search(text, end, min(len(text), end + QUOTE_MAX))
     q1 = m.end() if m else min(len(text), end + QUOTE_MAX)
+    if _inside_word(text, q0):  # a long sentence cut short: start and end at whole words
+        space = _SPACE.search(text, q0, start)
+        q0 = space.end() if space else q0
+    if _inside_word(text, q1):
+        spaces = [m.start() for m in _SPACE.finditer(text, end, q1)]
+        q1 = spaces[-1] if spaces else q1
     while q0 < start and text[q0].isspace():
         q0 += 1
     while q1 > end and text[q1 - 1].isspace():
         q1 -= 1
     return q0, q1
+
+
+def _inside_word(text: str, i: int) -> bool:
+    """Whether ``i`` falls between two letters or digits of a Latin-script word."""
+    return 0 < i < len(text) and all(c.isalnum() and not CJK.match(c) for c in (text[i - 1], text[i]))
 
 
 def cite(index: Index, span: Span) -> Citation:

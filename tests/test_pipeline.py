@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.answer import assemble, cite
+from rag.answer import QUOTE_MAX, assemble, cite, sentence_bounds
 from rag.evaluation import normalize_answer
 from rag.pipeline import QuestionError
 from rag.reader import Span
@@ -136,3 +136,14 @@ def test_filters_restrict_sources(qa):
 def test_bad_questions_are_refused(qa, question):
     with pytest.raises(QuestionError):
         qa.run(question)
+
+
+def test_a_quote_cut_from_a_long_sentence_starts_and_ends_at_whole_words():
+    text = "Pendek. " + "Sebelum Ma Weiying meninggalkan ByteDance, ada angin pelarian ilmuwan, " * 5 + \
+           "Wei Xiushen bergabung dengan Universitas Nanjing sebagai profesor, " * 5 + "akhir."
+    at = text.index("Universitas")
+    q0, q1 = sentence_bounds(text, at, at + len("Universitas Nanjing"))
+    assert q1 - q0 < len(text) - 10  # cut short: the sentence is longer than a quote
+    assert text[q0 - 1] == " " and text[q1] == " "
+    chinese = "长" * 400
+    assert sentence_bounds(chinese, 200, 202) == (200 - QUOTE_MAX, 202 + QUOTE_MAX)  # any character is whole
