@@ -33,6 +33,7 @@ class RetrievalQuestion:
     group: str  # article: the unit of the fit/report split
     doc_id: str  # the document that answers it
     answers: tuple[str, ...]
+    origin: str = "source"  # as in scorer_fit.Question ("human": hand-written English)
 
 
 def channel_records(retriever: Retriever, questions: list[RetrievalQuestion]) -> list[dict]:
@@ -44,12 +45,13 @@ def channel_records(retriever: Retriever, questions: list[RetrievalQuestion]) ->
         cands = retriever.candidates(q.text, pool)
         labels = [float(chunks[i].doc_id == q.doc_id and contains_answer(chunks[i].text, list(q.answers)))
                   for i in cands.ids]
-        records.append(dict(lang=q.lang, group=q.group, x=cands.columns.tolist(), y=labels))
+        records.append(dict(lang=q.lang, origin=q.origin, group=q.group, x=cands.columns.tolist(), y=labels))
     return records
 
 
 def recall(records: list[dict], weights: np.ndarray, langs: tuple[str, ...]) -> dict:
-    """Recall@1 and @5 of the right chunk under ``weights``, overall and per language."""
+    """Recall@1 and @5 of the right chunk under ``weights``, overall, per language and on
+    hand-written English questions."""
     def measure(sel):
         ranks = []
         for r in sel:
@@ -67,6 +69,9 @@ def recall(records: list[dict], weights: np.ndarray, langs: tuple[str, ...]) -> 
     out = dict(all=measure(records))
     for lang in langs:
         out[lang] = measure([r for r in records if r["lang"] == lang])
+    human = [r for r in records if r.get("origin") == "human"]
+    if human:
+        out["human_english"] = measure(human)
     return out
 
 

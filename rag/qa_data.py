@@ -267,13 +267,20 @@ def heldout_samples(qa_dir: Path, seed: int = 13, limit: int = 600,
     return out
 
 
+def human_english(folder: Path | None, source: str) -> dict[str, str]:
+    """Hand-written English questions of a source's held-out examples, by question id, from
+    ``folder/<source>_heldout_en.tsv`` (none when there is no such file)."""
+    path = Path(folder) / f"{source}_heldout_en.tsv" if folder else None
+    if path is None or not path.is_file():
+        return {}
+    rows = [line.split("\t", 1) for line in path.read_text(encoding="utf-8").splitlines() if "\t" in line]
+    return {qid: text.strip() for qid, text in rows}
+
+
 def human_english_heldout(qa_dir: Path, seed: int = 13) -> list[QAExample]:
     """Held-out CMRC examples with hand-written English questions (data/heldout-en), if present."""
     from .config import PROJECT_ROOT
 
-    path = PROJECT_ROOT / "data" / "heldout-en" / "cmrc2018_heldout_en.tsv"
-    if not path.is_file():
-        return []
+    texts = human_english(PROJECT_ROOT / "data" / "heldout-en", "cmrc2018")
     held = {e.qid: e for e in split_heldout(load_source(qa_dir, "cmrc2018"), seed=seed)[1]}
-    rows = [line.split("\t", 1) for line in path.read_text(encoding="utf-8").splitlines() if "\t" in line]
-    return [replace(held[qid], question=text.strip(), lang="en") for qid, text in rows if qid in held]
+    return [replace(held[qid], question=text, lang="en") for qid, text in texts.items() if qid in held]

@@ -3,8 +3,9 @@
 The reader's held-out articles (never trained on) of each source — Chinese encyclopedia
 articles (CMRC 2018) and Indonesian news passages (FacQA) — become one document collection:
 
-- most are indexed whole: their questions, in the source's language and (for Chinese) rendered
-  into English with CC-CEDICT as in training, are answerable;
+- most are indexed whole: their questions, in the source's language, (for Chinese) rendered
+  into English with CC-CEDICT as in training, and hand-written in English where
+  ``data/heldout-en`` has them, are answerable;
 - in some, the sentence holding one question's answer is cut out before indexing: that
   question is unanswerable while its topic is present (the hard case);
 - the rest are left out: their questions are unanswerable, their topic absent;
@@ -32,9 +33,9 @@ import numpy as np
 from tqdm import tqdm
 
 from .answer_scoring import FEATURES, AnswerScorer, features, fit_scorer
-from .config import Config
+from .config import PROJECT_ROOT, Config
 from .evaluation import best_f1
-from .qa_data import QAExample, cross_lingual, load_source, split_heldout
+from .qa_data import QAExample, cross_lingual, human_english, load_source, split_heldout
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class FitSettings:
     # Indonesian news passages (questions in Indonesian)
     sources: tuple[tuple[str, int], ...] = (("cmrc2018", 200), ("facqa", 100))
     seed: int = 5
+    # hand-written English questions of held-out examples (<source>_heldout_en.tsv); None: none
+    human_english: Path | None = PROJECT_ROOT / "data" / "heldout-en"
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class Question:
     group: str  # article
     answers: tuple[str, ...]  # empty: unanswerable
     kind: str  # "answerable", "absent" or "cut"
+    origin: str = "source"  # the source's own question, "rendered" into English, or "human" English
 
 
 def _cut_sentence(context: str, start: int, end: int) -> str:
@@ -94,7 +98,8 @@ def _source_collection(settings: FitSettings, source: str, distractors: int,
     rng.shuffle(groups)
     n_absent = int(len(groups) * settings.absent)
     docs, questions = {}, []
-    english = {e.qid: e for e in cross_lingual(held, seed=8)}
+    rendered = {e.qid: e.question for e in cross_lingual(held, seed=8)}
+    human = human_english(settings.human_english, source)
     for i, group in enumerate(groups):
         examples = by_group[group]
         context = examples[0].context
@@ -114,9 +119,10 @@ def _source_collection(settings: FitSettings, source: str, distractors: int,
             if kind is None:  # another answer the cut removed: neither clearly one thing nor the other
                 continue
             answers = (e.answer_text,) if kind == "answerable" else ()
-            for q in (e, english.get(e.qid + "-en")):
-                if q is not None:
-                    questions.append(Question(q.question, q.lang, f"{source}-{group}", answers, kind))
+            questions.append(Question(e.question, e.lang, f"{source}-{group}", answers, kind))
+            for origin, text in (("rendered", rendered.get(e.qid + "-en")), ("human", human.get(e.qid))):
+                if text:
+                    questions.append(Question(text, "en", f"{source}-{group}", answers, kind, origin))
     train_groups = sorted({e.group: e.context for e in train}.items())
     for group, context in rng.sample(train_groups, min(distractors, len(train_groups))):
         docs[f"train-{source}-{group}.txt"] = context
@@ -153,7 +159,7 @@ def collect(cfg: Config, settings: FitSettings) -> tuple[dict, list[dict]]:
     report = ingest([corpus], fit_cfg)
     log.info("fit collection: %d documents, %d chunks, %d questions", len(docs), report.chunks, len(questions))
     qa = QA(fit_cfg, threshold=0.0).warm_up()
-    answerable = [RetrievalQuestion(q.text, q.lang, q.group, f"{q.group}.txt", q.answers)
+    answerable = [RetrievalQuestion(q.text, q.lang, q.group, f"{q.group}.txt", q.answers, q.origin)
                   for q in questions if q.kind == "answerable"]
     fusion, fusion_report = fit_fusion(channel_records(qa.retriever, answerable),
                                        fit_articles(q.group for q in questions), qa.retriever.fusion, LANGUAGES)
@@ -168,7 +174,7 @@ def collect(cfg: Config, settings: FitSettings) -> tuple[dict, list[dict]]:
         rows = features(q.text, passages, spans)
         labels = [float(bool(q.answers) and s.passage.chunk.doc_id == f"{q.group}.txt"
                         and best_f1(s.text, list(q.answers)) >= 0.5) for s in spans]
-        records.append(dict(question=q.text, lang=q.lang, group=q.group, kind=q.kind,
+        records.append(dict(question=q.text, lang=q.lang, origin=q.origin, group=q.group, kind=q.kind,
                             answers=list(q.answers), x=rows.tolist(), y=labels,
                             texts=[s.text for s in spans], reader=[s.score for s in spans]))
     cached_fusion.write_text(json.dumps(fusion_data, ensure_ascii=False), encoding="utf-8")
@@ -253,6 +259,9 @@ def fit(records: list[dict], seed: int = 3) -> tuple[AnswerScorer, dict]:
         part = dict(thresholds=threshold_table(outcomes), reliability=reliability(outcomes))
         for lang in LANGUAGES:
             part[f"thresholds_{lang}"] = threshold_table(_outcomes([r for r in report_half if r["lang"] == lang], score))
+        human = [r for r in report_half if r.get("origin") == "human"]
+        if human:
+            part["thresholds_human_english"] = threshold_table(_outcomes(human, score))
         for kind in ("absent", "cut"):
             sub = [r for r in report_half if r["kind"] in (kind, "answerable")]
             part[f"thresholds_{kind}"] = threshold_table(_outcomes(sub, score))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import re
@@ -11,6 +12,7 @@ import pytest
 
 from rag.answer_scoring import (FEATURES, AnswerScorer, context_match, echo, expected_type, fit_scorer,
                                 question_terms, type_agreement)
+from rag.qa_data import load_source, split_heldout
 from rag.scorer_fit import FitSettings, build_collection, choose_threshold, reliability, threshold_table
 
 
@@ -113,8 +115,13 @@ def test_the_fit_collection_keeps_its_promises(tmp_path):
     _squad(tmp_path / "cmrc2018_dev.json")
     _squad(tmp_path / "cmrc2018_trial.json", n_articles=10, seed=1)
     _squad_id(tmp_path / "facqa.json")
+    held = split_heldout(load_source(tmp_path, "cmrc2018"))[1]
+    human = tmp_path / "human"
+    human.mkdir()
+    (human / "cmrc2018_heldout_en.tsv").write_text(
+        "".join(f"{e.qid}\tWhat does hand-written question {i} ask?\n" for i, e in enumerate(held)), encoding="utf-8")
     settings = FitSettings(qa_dir=tmp_path, work_dir=tmp_path / "work", absent=0.3, cut=0.5,
-                           sources=(("cmrc2018", 5), ("facqa", 3)))
+                           sources=(("cmrc2018", 5), ("facqa", 3)), human_english=human)
     docs, questions = build_collection(settings)
     assert build_collection(settings) == (docs, questions)  # deterministic
     for lang in ("zh", "en", "id"):
@@ -135,8 +142,15 @@ def test_the_fit_collection_keeps_its_promises(tmp_path):
                 assert sum(f"Kalimat {j} artikel {a} " in doc for j in range(6)) == 5
         else:
             assert doc is not None and all(a in doc for a in q.answers)
-    # English renderings only of the Chinese questions
+    # English renderings only of the Chinese questions, and the hand-written ones beside them
     assert {q.group.split("-")[0] for q in questions if q.lang == "en"} == {"cmrc2018"}
+    own = {(q.group, q.kind, q.answers) for q in questions if q.origin == "source" and q.lang == "zh"}
+    written = [q for q in questions if q.origin == "human"]
+    assert len(written) == len([q for q in questions if q.origin == "rendered"]) > 0
+    assert all(q.lang == "en" and q.text.startswith("What does hand-written") for q in written)
+    assert {(q.group, q.kind, q.answers) for q in written} == own
+    assert not any(q.origin == "human" for q in build_collection(
+        dataclasses.replace(settings, human_english=None))[1])
     assert {q.group.split("-")[0] for q in questions if q.lang == "id"} == {"facqa"}
     assert sum(name.startswith("train-cmrc2018-") for name in docs) == 5
     assert sum(name.startswith("train-facqa-") for name in docs) == 3
