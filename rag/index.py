@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 FILES = ("documents.jsonl", "offsets.npy", "chunks.jsonl")
-LEXICAL = ("bm25", "pinyin")  # BM25 over words, BM25 over pinyin n-grams
+LEXICAL = ("bm25", "pinyin")  # BM25 over words, BM25 over names (pinyin n-grams, Latin full names)
+LEXICAL_TOKENS = "words+names-v2"  # what ``lexical_tokens`` makes; a change refreshes the lexical fields
 
 
 class IndexUnusable(RuntimeError):
@@ -127,9 +128,13 @@ def _write_jsonl(path: Path, rows) -> None:
 
 
 def lexical_tokens(field: str, text: str) -> list[str]:
-    from .language import pinyin_tokens, tokenize
+    """A chunk's tokens in a lexical field: words, or names (pinyin of Chinese character
+    windows and full names in Latin letters, so "Ma Weiying" meets 馬維英 and itself)."""
+    from .language import latin_name_tokens, pinyin_tokens, tokenize
 
-    return (tokenize(text) if field == "bm25" else pinyin_tokens(text)) or ["\u2205"]
+    if field == "bm25":
+        return tokenize(text) or ["\u2205"]
+    return (pinyin_tokens(text) + latin_name_tokens(text)) or ["\u2205"]
 
 
 def write_index(index_dir: Path, documents: list[Document], chunks: list[Chunk],

@@ -20,7 +20,7 @@ from .chunks import split_document
 from .config import Config
 from .documents import Document, DocumentError, find_files, load_document
 from .embeddings import FIELDS, Embedder
-from .index import IndexUnusable, load_index, write_index, write_lock
+from .index import LEXICAL_TOKENS, IndexUnusable, load_index, write_index, write_lock
 from .models import EMBEDDER_NAME, embedder_checksum
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class IngestReport:
 
 
 def index_settings(cfg: Config) -> dict:
-    return dict(embedder=EMBEDDER_NAME, embedder_sha256=embedder_checksum(),
+    return dict(embedder=EMBEDDER_NAME, embedder_sha256=embedder_checksum(), lexical=LEXICAL_TOKENS,
                 chunker=dict(size=cfg.chunk_size, overlap=cfg.chunk_overlap, splitter="recursive-v1"))
 
 
@@ -103,7 +103,7 @@ def ingest(paths: list[Path], cfg: Config, rebuild: bool = False, progress: bool
                 todo.append(doc)
         report.removed = sorted(set(old_docs) - set(docs))
         pending = {d.doc_id for d in todo}
-        if old and not report.changed:
+        if old and not report.changed and old.manifest.get("lexical") == settings["lexical"]:
             report.generation, report.chunks = old.generation, len(old.chunks)
             return report
         new_chunks = [c for d in todo for c in split_document(d, cfg.chunk_size, cfg.chunk_overlap)]

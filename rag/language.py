@@ -100,6 +100,16 @@ def pinyin_tokens(text: str) -> list[str]:
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:[\s-]+[A-Z][a-z]+)*")
 
 
+def latin_name_tokens(text: str) -> list[str]:
+    """Runs of two or three capitalised Latin words, joined ("Ma Weiying" → "maweiying"): a
+    full name as Latin-script text writes it, the token its characters' pinyin also makes."""
+    out = []
+    for match in _NAME.finditer(text):
+        words = re.split(r"[\s-]+", match.group().lower())
+        out += ["".join(words[i:i + n]) for n in (2, 3) for i in range(len(words) - n + 1)]
+    return out
+
+
 def query_pinyin_tokens(question: str) -> list[str]:
     """Capitalised Latin words and their joined runs, as pinyin n-gram candidates."""
     out = []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .answer import Answer, assemble, passage_json
 from .config import Config
-from .index import Index, load_index
+from .index import LEXICAL_TOKENS, Index, load_index
 from .quotes import find_quote, lookup_request, lookup_spans
 from .reader import make_reader
 from .retrieval import Filters, Passage, Retriever
@@ -82,6 +82,9 @@ class QA:
                 self._index = index
                 log.info("index %s loaded: %d documents, %d chunks", index.generation,
                          len(index.documents), len(index.chunks))
+                if index.manifest.get("lexical") != LEXICAL_TOKENS:
+                    log.warning("index %s was tokenised by an older rag: run `rag ingest` on its documents "
+                                "to refresh it (names in Latin letters are not matched until then)", index.generation)
 
     def warm_up(self) -> "QA":
         self.refresh()
@@ -128,13 +131,25 @@ def validate_question(question, limit: int) -> str:
 
 
 def ensure_index(cfg: Config) -> None:
-    """Build the default index from the bundled corpus when there is none yet."""
+    """Build the default index from the bundled corpus when there is none yet, or refresh it
+    when an older rag tokenised it (embeddings are reused; documents from elsewhere are kept)."""
+    import json
+
     from .index import current_generation
     from .ingest import ingest
 
-    if current_generation(cfg.index_dir) is None:
-        corpus = Path(cfg.corpus_dir)
-        if not corpus.is_dir():
-            return
+    corpus = Path(cfg.corpus_dir)
+    if not corpus.is_dir():
+        return
+    gen = current_generation(cfg.index_dir)
+    if gen is None:
         log.info("No index at %s yet: building it from %s", cfg.index_dir, corpus)
+        ingest([corpus], cfg)
+        return
+    try:
+        lexical = json.loads((gen / "manifest.json").read_text(encoding="utf-8")).get("lexical")
+    except (OSError, ValueError):
+        return  # loading it will say what is wrong
+    if lexical != LEXICAL_TOKENS:
+        log.info("The index at %s was tokenised by an older rag: refreshing it", cfg.index_dir)
         ingest([corpus], cfg)

@@ -50,3 +50,29 @@ def test_second_writer_is_refused(tmp_path):
         with pytest.raises(IndexLocked, match="another ingest"):
             with write_lock(tmp_path):
                 pass
+
+
+def test_an_index_tokenised_by_an_older_rag_is_refreshed(cfg, built_index, tmp_path):
+    import json
+    from dataclasses import replace
+
+    from rag.index import LEXICAL_TOKENS
+    from rag.pipeline import ensure_index
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "note.md").write_text("# Catatan\n\nSebelum itu, Ma Weiying bergabung dengan Universitas Tsinghua.\n")
+    local = replace(cfg, index_dir=tmp_path / "index", corpus_dir=docs)
+    ensure_index(local)
+    old = current_generation(local.index_dir)
+    manifest = json.loads((old / "manifest.json").read_text())
+    assert manifest["lexical"] == LEXICAL_TOKENS
+    ensure_index(local)  # up to date: nothing to do
+    assert current_generation(local.index_dir) == old
+    manifest["lexical"] = "words+pinyin-v1"  # as an older rag wrote it
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    ensure_index(local)
+    new = current_generation(local.index_dir)
+    assert new != old and json.loads((new / "manifest.json").read_text())["lexical"] == LEXICAL_TOKENS
+    index = load_index(local.index_dir)
+    assert "maweiying" in index.lexical["pinyin"].vocab_dict  # the Latin full name is a name token now

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from rag.language import latin_name_tokens
 from rag.fusion_fit import RetrievalQuestion, channel_records, fit_fusion, save_fusion
 from rag.retrieval import CHANNELS, Fusion, FusionError, Retriever
 
@@ -39,6 +40,22 @@ def test_channel_columns_of_an_english_question_over_chinese_text(qa):
     assert pinyin.max() == pytest.approx(1.0)
     # the word channel barely speaks for a question whose words the Chinese index lacks
     assert cands.columns[:, CHANNELS.index("bm25")].max() < 0.5
+
+
+@pytest.mark.parametrize("text, tokens", [
+    ("Sebelum Ma Weiying dan Li Lei pergi", ["sebelumma", "maweiying", "sebelummaweiying", "lilei"]),
+    ("ByteDance hired Wang Gang-Li", ["wanggang", "gangli", "wanggangli"]),
+    ("王刚 and lower case words", []),
+])
+def test_latin_full_names_are_name_tokens(text, tokens):
+    assert latin_name_tokens(text) == tokens
+
+
+def test_a_latin_name_meets_its_characters_and_its_latin_spelling(qa):
+    cands = qa.retriever.candidates("Where did Ma Weiying go after leaving ByteDance?", 50)
+    names = cands.columns[:, CHANNELS.index("pinyin")]
+    found = {qa.index.chunks[i].doc_id[:3] for i, v in zip(cands.ids, names) if v > 0}
+    assert {"000", "004"} <= found  # 馬維英 in the Chinese articles, "Ma Weiying" in the Indonesian one
 
 
 def test_channel_records_label_the_chunks_that_hold_the_answer(qa):
