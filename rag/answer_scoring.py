@@ -23,7 +23,8 @@ from .evaluation import normalize_answer
 from .language import CJK, fold, pinyin_tokens, query_pinyin_tokens, tokenize
 
 FEATURES = ("margin", "gap", "null", "rank", "retrieval_gap", "dense", "top_dense", "support",
-            "length", "echo", "type_match", "type_mismatch", "latin_question", "context_match")
+            "length", "echo", "type_match", "type_mismatch", "latin_question", "context_match",
+            "passage_match")
 CONTEXT = 60  # characters each side of a span that should echo the question
 
 # what a question asks for, by its question words (English, Chinese, Indonesian)
@@ -121,6 +122,10 @@ def features(question: str, passages: list, spans: list) -> np.ndarray:
     latin = float(not CJK.search(question))
     terms = question_terms(question)
     folded_question = normalize_answer(question)
+    # how much of the question the whole passage speaks of: low for every passage when the
+    # documents do not cover the question's topic at all
+    passage_match = {s.passage.chunk_id: context_match(terms, s.passage.chunk.text, 0, len(s.passage.chunk.text))
+                     for s in spans}
     rows = []
     for s, key in zip(spans, keys):
         others = {spans[j].passage.chunk_id for j, k in enumerate(keys)
@@ -131,7 +136,8 @@ def features(question: str, passages: list, spans: list) -> np.ndarray:
                      math.log1p(rank.get(id(s.passage), len(passages))), s.passage.score - top.score,
                      s.passage.dense, top_dense, math.log1p(len(others)), math.log1p(len(key)),
                      _echo(folded_question, terms[1], not latin, s.text), match, mismatch, latin,
-                     context_match(terms, s.passage.chunk.text, s.start - base, s.end - base)))
+                     context_match(terms, s.passage.chunk.text, s.start - base, s.end - base),
+                     passage_match[s.passage.chunk_id]))
     return np.asarray(rows, dtype=float)
 
 

@@ -100,6 +100,7 @@ class NeuralReader:
     def __init__(self, cfg: Config):
         self.cfg = cfg
         self._engine = self._tokenizer = self.scorer = None
+        self.use_scorer = True  # False: raw reader candidates (what `rag fit-scorer` fits the scorer on)
         self.calibration = dict(scale=1.0, bias=0.0)
         self._threshold = READER_ONLY_THRESHOLD
 
@@ -121,7 +122,7 @@ class NeuralReader:
         # calibrated per runtime when the export measured it (int8 shifts margins slightly)
         runtime = meta.get("runtimes", {}).get(self.cfg.reader_runtime, {})
         self.calibration.update(runtime.get("calibration") or meta.get("calibration", {}))
-        if runtime.get("answer_scorer"):  # fitted per runtime by `rag fit-scorer`
+        if runtime.get("answer_scorer") and self.use_scorer:  # fitted per runtime by `rag fit-scorer`
             from .answer_scoring import AnswerScorer
 
             self.scorer = AnswerScorer.from_json(runtime["answer_scorer"])

@@ -158,7 +158,10 @@ def collect(cfg: Config, settings: FitSettings) -> tuple[dict, list[dict]]:
     fit_cfg = dataclasses.replace(cfg, index_dir=work / "index", corpus_dir=corpus)
     report = ingest([corpus], fit_cfg)
     log.info("fit collection: %d documents, %d chunks, %d questions", len(docs), report.chunks, len(questions))
-    qa = QA(fit_cfg, threshold=0.0).warm_up()
+    qa = QA(fit_cfg, threshold=0.0)
+    # raw reader candidates: the scorer is what is being fitted (the stored one may not even load)
+    qa.reader.use_scorer = False
+    qa.warm_up()
     answerable = [RetrievalQuestion(q.text, q.lang, q.group, f"{q.group}.txt", q.answers, q.origin)
                   for q in questions if q.kind == "answerable"]
     fusion, fusion_report = fit_fusion(channel_records(qa.retriever, answerable),
@@ -166,7 +169,6 @@ def collect(cfg: Config, settings: FitSettings) -> tuple[dict, list[dict]]:
     qa.retriever.fusion = fusion  # the reader's candidates come from the fitted retrieval
     fusion_data = dict(fusion.to_json(), fitted_by="rag fit-scorer (rag/fusion_fit.py)", report=fusion_report)
     reader = qa.reader
-    reader.scorer = None  # raw reader candidates: the scorer is what is being fitted
     records = []
     for q in tqdm(questions, desc="Questions", unit="q"):
         passages = qa.retriever.run(q.text, fit_cfg.top_k)
