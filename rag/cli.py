@@ -128,11 +128,11 @@ def cmd_search(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .evaluation import format_report, score_item, summarise
+    from .evaluation import format_details, format_report, score_item, summarise
     from .retrieval import quoted_fragments
 
     qa = _qa(_config(args), default_index=args.index is None)
-    rows = []
+    rows, details = [], []
     for n, line in enumerate(Path(args.file).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
@@ -148,11 +148,17 @@ def cmd_eval(args) -> int:
             fragment = (quoted_fragments(question) or [question])[0]
             quotes = [m.source for m in qa.find_quote(fragment)]
         rows.append((item, score_item(item, result, quotes)))
+        top = (result["answers"] or [None])[0]
+        details.append(dict(id=item.get("id", str(n)), lang=item.get("lang", "?"), kind=item.get("kind", "?"),
+                            answer=top and top["text"], source=top and top["source"],
+                            confidence=top and top["score"], **rows[-1][1]))
     report = summarise(rows)
     if args.json:
-        _emit(report)
+        _emit(dict(report, questions=details))
     else:
         print(format_report(report))
+        if args.details:
+            print(format_details(details))
     return 0
 
 
@@ -251,7 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = verb("eval", cmd_eval, "Evaluate on a JSONL file of questions (id, lang, kind, question, answers, docs).")
     s.add_argument("file", type=Path)
     s.add_argument("--top-k", type=int, default=None)
-    s.add_argument("--json", action="store_true", help="print the report as JSON")
+    s.add_argument("--json", action="store_true", help="print the report as JSON (with a row per question)")
+    s.add_argument("--details", action="store_true", help="also print a line per question")
     s.add_argument("--reader", choices=["neural", "sentence"], default=None)
 
     s = verb("serve", cmd_serve, "Start the chat app in the browser (gradio).")

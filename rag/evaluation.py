@@ -1,11 +1,11 @@
-"""Metrics: answer EM / character F1 on folded text, retrieval recall and MRR, citations."""
+"""Metrics: answer EM / F1 on folded text (CMRC's mixed segmentation), retrieval recall and MRR, citations."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
 
-from .language import fold
+from .language import CJK, fold
 
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 
@@ -15,9 +15,21 @@ def normalize_answer(text: str) -> str:
     return _PUNCT.sub("", fold(text))
 
 
-def char_f1(prediction: str, gold: str) -> float:
-    """Character-level F1 on normalised text (the CMRC / multilingual QA convention)."""
-    p, g = normalize_answer(prediction), normalize_answer(gold)
+# one Chinese character, or a run of other letters and digits
+_SEGMENTS = re.compile(CJK.pattern + r"|[^\W_" + CJK.pattern[1:-1] + "]+")
+
+
+def segments(text: str) -> list[str]:
+    """CMRC 2018's *mixed segmentation* of folded text: every Chinese character is a token, a
+    run of Latin letters or digits is one (so "Universitas Nanjing" shares one token with
+    "Universitas Tsinghua", not most of its letters)."""
+    return _SEGMENTS.findall(fold(text))
+
+
+def answer_f1(prediction: str, gold: str) -> float:
+    """Token F1 over mixed segments (character F1 for Chinese, word F1 for Latin script:
+    the CMRC 2018 and MLQA conventions)."""
+    p, g = segments(prediction), segments(gold)
     if not p or not g:
         return float(p == g)
     common = sum((Counter(p) & Counter(g)).values())
@@ -28,7 +40,7 @@ def char_f1(prediction: str, gold: str) -> float:
 
 
 def best_f1(prediction: str, golds: list[str]) -> float:
-    return max((char_f1(prediction, g) for g in golds), default=0.0)
+    return max((answer_f1(prediction, g) for g in golds), default=0.0)
 
 
 def exact_match(prediction: str, golds: list[str]) -> float:
@@ -107,4 +119,20 @@ def format_report(report: dict) -> str:
     for group in ("by_lang", "by_kind"):
         for name, stats in report[group].items():
             row(f"{group[3:]}={name}", stats)
+    return "\n".join(lines)
+
+
+def format_details(details: list[dict]) -> str:
+    """One line per question: retrieval rank bucket, hit and citation marks, the top answer."""
+    lines = []
+    for d in details:
+        if not d["answerable"]:
+            found = "-" if d["answered"] else "ok"
+            lines.append(f"{d['id']:>6} {d['lang']:>3} {d['kind']:<13} unanswerable  abstained: {found:<3} "
+                         f"{d['answer'] or ''}")
+            continue
+        rank = "R@1" if d["recall_at_1"] else "R@5" if d["recall_at_5"] else "   "
+        marks = f"{'hit' if d['hit'] else '   '} {'cit' if d['citation'] else '   '}"
+        answer = f"{d['answer']} ({d['source']}, {d['confidence']:.2f})" if d["answer"] else "(not found)"
+        lines.append(f"{d['id']:>6} {d['lang']:>3} {d['kind']:<13} {rank} {marks} {answer}")
     return "\n".join(lines)

@@ -166,7 +166,7 @@ def _save_checkpoint(model, optim, sched, step: int, path: Path) -> None:
 def predict(engine, tokenizer, examples: list[QAExample], batch: int = 32) -> list[dict]:
     """Per example: the best span's margin over the null score and how right it is.
     ``engine`` is a ``rag.qa_runtime`` engine (torch or ONNX Runtime)."""
-    from .evaluation import char_f1, normalize_answer
+    from .evaluation import answer_f1, normalize_answer
 
     records = []
     for i in range(0, len(examples), batch):
@@ -185,7 +185,7 @@ def predict(engine, tokenizer, examples: list[QAExample], batch: int = 32) -> li
             records.append(dict(
                 key=ex.lang if answerable else "unanswerable", margin=float(margin), answerable=answerable,
                 em=float(answerable and normalize_answer(pred) == normalize_answer(ex.answer_text)),
-                f1=char_f1(pred, ex.answer_text) if answerable else 0.0))
+                f1=answer_f1(pred, ex.answer_text) if answerable else 0.0))
     return records
 
 

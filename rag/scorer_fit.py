@@ -14,7 +14,7 @@ articles (CMRC 2018) and Indonesian news passages (FacQA) — become one documen
 First the retrieval fusion is fitted on the answerable questions (``fusion_fit``); then every
 question goes through retrieval and the reader as ``rag ask`` does; each candidate
 span becomes a row of ``answer_scoring.FEATURES``, labelled right when it matches a gold
-answer (character F1 ≥ 0.5) in the question's own article. Fusion and scorer are fitted on
+answer (F1 ≥ 0.5, mixed segmentation) in the question's own article. Fusion and scorer are fitted on
 the same half of the articles and reported on the other half, where the threshold table is measured.
 """
 
