@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,6 +102,7 @@ class NeuralReader:
         self.cfg = cfg
         self._engine = self._tokenizer = self.scorer = None
         self.use_scorer = True  # False: raw reader candidates (what `rag fit-scorer` fits the scorer on)
+        self._tokenizer_lock = threading.Lock()
         self.calibration = dict(scale=1.0, bias=0.0)
         self._threshold = READER_ONLY_THRESHOLD
 
@@ -144,14 +146,24 @@ class NeuralReader:
             return sorted(spans, key=lambda s: -s.score)
         return self.scorer.rescore(question, passages, spans)
 
+    def encode(self, question: str, contexts: list[str]):
+        """The reader's windows over ``contexts`` for ``question``. A fast tokenizer keeps its
+        truncation and padding settings in shared state, so two threads encoding at once (the
+        app serves requests in parallel) could get each other's padding: one at a time."""
+        from .qa_model import encode_windows
+
+        self.warm_up()
+        with self._tokenizer_lock:
+            return encode_windows(self._tokenizer, [question] * len(contexts), contexts,
+                                  max_len=self.cfg.read_window, stride=self.cfg.read_stride)
+
     def _read(self, question: str, read: list[Passage]) -> list[Span]:
-        from .qa_model import encode_windows, span_candidates
+        from .qa_model import span_candidates
 
         if not read:
             return []
         contexts = [p.chunk.text for p in read]
-        enc = encode_windows(self._tokenizer, [question] * len(read), contexts,
-                             max_len=self.cfg.read_window, stride=self.cfg.read_stride)
+        enc = self.encode(question, contexts)
         start_logits, end_logits = self._engine(enc["input_ids"], enc["attention_mask"])
         cands = span_candidates(enc, start_logits, end_logits, top_n=self.cfg.span_candidates, contexts=contexts)
         a, b = self.calibration["scale"], self.calibration["bias"]

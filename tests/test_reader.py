@@ -68,3 +68,17 @@ def test_corrupt_weights_are_detected(cfg, tmp_path):
     weights.write_bytes(bytes(data))
     with pytest.raises(ReaderWeightsError, match="corrupt"):
         load_qa_model(ensure_embedder(cfg), tmp_path / "reader")
+
+
+def test_encoding_from_many_threads_at_once_gives_the_same_windows(qa):
+    # the app answers requests in parallel; the reader's tokenizer keeps settings in shared state
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [c.text for c in qa.index.chunks[:6]]
+    cases = [("Who founded Aibee?", texts[:1]), ("金榕本科毕业于哪所大学?" * 3, texts[1:4]),
+             ("Siapa yang bergabung dengan ByteDance?", texts[4:6])]
+    expected = [qa.reader.encode(q, c)["input_ids"] for q, c in cases]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        jobs = [(i, pool.submit(qa.reader.encode, *cases[i])) for i in list(range(len(cases))) * 200]
+        for i, job in jobs:
+            assert (job.result()["input_ids"] == expected[i]).all()
