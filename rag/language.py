@@ -100,21 +100,21 @@ def pinyin_tokens(text: str) -> list[str]:
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:[\s-]+[A-Z][a-z]+)*")
 
 
-def latin_name_tokens(text: str) -> list[str]:
-    """Runs of two or three capitalised Latin words, joined ("Ma Weiying" → "maweiying"): a
-    full name as Latin-script text writes it, the token its characters' pinyin also makes."""
+def _name_runs(text: str) -> list[tuple[list[str], list[str]]]:
+    """Each run of capitalised Latin words: (its words, its 2- and 3-word runs joined), lower case."""
     out = []
     for match in _NAME.finditer(text):
         words = re.split(r"[\s-]+", match.group().lower())
-        out += ["".join(words[i:i + n]) for n in (2, 3) for i in range(len(words) - n + 1)]
+        out.append((words, ["".join(words[i:i + n]) for n in (2, 3) for i in range(len(words) - n + 1)]))
     return out
+
+
+def latin_name_tokens(text: str) -> list[str]:
+    """Runs of two or three capitalised Latin words, joined ("Ma Weiying" → "maweiying"): a
+    full name as Latin-script text writes it, the token its characters' pinyin also makes."""
+    return [joined for _, runs in _name_runs(text) for joined in runs]
 
 
 def query_pinyin_tokens(question: str) -> list[str]:
     """Capitalised Latin words and their joined runs, as pinyin n-gram candidates."""
-    out = []
-    for match in _NAME.finditer(question):
-        words = re.split(r"[\s-]+", match.group().lower())
-        out += words
-        out += ["".join(words[i:i + n]) for n in (2, 3) for i in range(len(words) - n + 1)]
-    return out
+    return [token for words, runs in _name_runs(question) for token in words + runs]
