@@ -267,6 +267,13 @@ def heldout_samples(qa_dir: Path, seed: int = 13, limit: int = 600,
     return out
 
 
+def human_english_dir() -> Path:
+    """Where the hand-written English questions of held-out examples live (``data/heldout-en``)."""
+    from .config import PROJECT_ROOT
+
+    return PROJECT_ROOT / "data" / "heldout-en"
+
+
 def human_english(folder: Path | None, source: str) -> dict[str, str]:
     """Hand-written English questions of a source's held-out examples, by question id, from
     ``folder/<source>_heldout_en.tsv`` (none when there is no such file)."""
@@ -279,8 +286,6 @@ def human_english(folder: Path | None, source: str) -> dict[str, str]:
 
 def human_english_heldout(qa_dir: Path, seed: int = 13) -> list[QAExample]:
     """Held-out CMRC examples with hand-written English questions (data/heldout-en), if present."""
-    from .config import PROJECT_ROOT
-
-    texts = human_english(PROJECT_ROOT / "data" / "heldout-en", "cmrc2018")
+    texts = human_english(human_english_dir(), "cmrc2018")
     held = {e.qid: e for e in split_heldout(load_source(qa_dir, "cmrc2018"), seed=seed)[1]}
     return [replace(held[qid], question=text, lang="en") for qid, text in texts.items() if qid in held]

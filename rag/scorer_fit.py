@@ -26,16 +26,16 @@ import logging
 import random
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from .answer_scoring import FEATURES, AnswerScorer, features, fit_scorer
-from .config import PROJECT_ROOT, Config
+from .config import Config
 from .evaluation import best_f1
-from .qa_data import QAExample, cross_lingual, human_english, load_source, split_heldout
+from .qa_data import QAExample, cross_lingual, human_english, human_english_dir, load_source, split_heldout
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class FitSettings:
     sources: tuple[tuple[str, int], ...] = (("cmrc2018", 200), ("facqa", 100))
     seed: int = 5
     # hand-written English questions of held-out examples (<source>_heldout_en.tsv); None: none
-    human_english: Path | None = PROJECT_ROOT / "data" / "heldout-en"
+    human_english: Path | None = field(default_factory=human_english_dir)
 
 
 @dataclass(frozen=True)
