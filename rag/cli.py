@@ -194,7 +194,7 @@ def cmd_train_reader(args) -> int:
     # without --sources, TrainSettings' default (the shipped reader's sources) applies
     chosen = {} if args.sources is None else dict(sources=tuple(n.strip() for n in args.sources.split(",") if n.strip()))
     settings = TrainSettings(qa_dir=args.data, work_dir=args.work, epochs=args.epochs, lr=args.lr, init_from=args.init,
-                             **chosen)
+                             human_english_repeat=args.human_english_repeat, **chosen)
     embedder = ensure_embedder(cfg)
     if not args.export_only:
         train(settings, embedder)
@@ -287,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sources", default=None,
                    help="comma-separated training sources (default: cmrc2018,facqa, the shipped reader's); drcd "
                         "(data/qa-extra) was measured in models/reader/MODEL_CARD.md and not adopted")
+    s.add_argument("--human-english-repeat", type=int, default=0,
+                   help="add the hand-written English questions of training examples (data/human-en), each this "
+                        "many times per epoch")
 
     s = verb("fit-scorer", cmd_fit_scorer, "Fit the answer scorer on held-out articles run through retrieval and "
                                            "the reader, after fitting the retrieval fusion on them; writes the scorer into the "

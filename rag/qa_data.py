@@ -250,11 +250,15 @@ def _augment_heldout(held: list[QAExample]) -> list[QAExample]:
     return held + cross_lingual(held, seed=8) + unanswerable(held, 0.3, seed=12)
 
 
-def training_sets(qa_dir: Path, seed: int = 13, names: tuple[str, ...] | None = None):
+def training_sets(qa_dir: Path, seed: int = 13, names: tuple[str, ...] | None = None, human_repeat: int = 0):
     """(train, heldout) lists: each source's questions, English renderings of the Chinese
-    ones, plus unanswerable pairs."""
-    train, held = split_sources(load_sources(qa_dir, names), seed=seed)
-    return train + cross_lingual(train) + unanswerable(train, 0.15), _augment_heldout(held)
+    ones, the hand-written English questions of training examples (data/human-en) repeated
+    ``human_repeat`` times, plus unanswerable pairs."""
+    sources = load_sources(qa_dir, names)
+    train, held = split_sources(sources, seed=seed)
+    texts = {qid: text for name in sources for qid, text in human_english(human_english_dir(), name, "train").items()}
+    human = with_human_english(train, texts) * human_repeat
+    return train + cross_lingual(train) + human + unanswerable(train, 0.15), _augment_heldout(held)
 
 
 def heldout_samples(qa_dir: Path, seed: int = 13, limit: int = 600,
@@ -268,24 +272,28 @@ def heldout_samples(qa_dir: Path, seed: int = 13, limit: int = 600,
 
 
 def human_english_dir() -> Path:
-    """Where the hand-written English questions of held-out examples live (``data/heldout-en``)."""
+    """Where the hand-written English questions live (``data/human-en``)."""
     from .config import PROJECT_ROOT
 
-    return PROJECT_ROOT / "data" / "heldout-en"
+    return PROJECT_ROOT / "data" / "human-en"
 
 
-def human_english(folder: Path | None, source: str) -> dict[str, str]:
-    """Hand-written English questions of a source's held-out examples, by question id, from
-    ``folder/<source>_heldout_en.tsv`` (none when there is no such file)."""
-    path = Path(folder) / f"{source}_heldout_en.tsv" if folder else None
+def human_english(folder: Path | None, source: str, split: str = "heldout") -> dict[str, str]:
+    """Hand-written English questions of a source's ``split`` ("heldout" or "train") examples, by
+    question id, from ``folder/<source>_<split>_en.tsv`` (none when there is no such file)."""
+    path = Path(folder) / f"{source}_{split}_en.tsv" if folder else None
     if path is None or not path.is_file():
         return {}
     rows = [line.split("\t", 1) for line in path.read_text(encoding="utf-8").splitlines() if "\t" in line]
     return {qid: text.strip() for qid, text in rows}
 
 
+def with_human_english(examples: list[QAExample], texts: dict[str, str]) -> list[QAExample]:
+    """The examples that have a hand-written English question, asked in English."""
+    return [replace(e, question=texts[e.qid], lang="en") for e in examples if e.qid in texts]
+
+
 def human_english_heldout(qa_dir: Path, seed: int = 13) -> list[QAExample]:
-    """Held-out CMRC examples with hand-written English questions (data/heldout-en), if present."""
-    texts = human_english(human_english_dir(), "cmrc2018")
-    held = {e.qid: e for e in split_heldout(load_source(qa_dir, "cmrc2018"), seed=seed)[1]}
-    return [replace(held[qid], question=text, lang="en") for qid, text in texts.items() if qid in held]
+    """Held-out CMRC examples with hand-written English questions (data/human-en), if present."""
+    held = split_heldout(load_source(qa_dir, "cmrc2018"), seed=seed)[1]
+    return with_human_english(held, human_english(human_english_dir(), "cmrc2018"))

@@ -36,6 +36,7 @@ class TrainSettings:
     threads: int = 2
     init_from: Path | None = None  # exported reader weights to start from when no checkpoint exists
     sources: tuple[str, ...] | None = ("cmrc2018", "facqa")  # names in rag.qa_data.SOURCES; None = all found
+    human_english_repeat: int = 0  # times each hand-written English training question is seen per epoch
 
 
 def featurize(tokenizer, examples: list[QAExample], neg_ratio: float, seed: int) -> list[dict]:
@@ -98,7 +99,8 @@ def train(settings: TrainSettings, embedder_path: Path) -> Path:
     if cache.is_file():
         data = json.loads(cache.read_text())
     else:
-        train_set, _ = training_sets(settings.qa_dir, seed=settings.seed, names=settings.sources)
+        train_set, _ = training_sets(settings.qa_dir, seed=settings.seed, names=settings.sources,
+                                     human_repeat=settings.human_english_repeat)
         data = featurize(tokenizer, train_set, settings.negatives_per_positive, settings.seed)
         cache.write_text(json.dumps(data))
     model = build_qa_model(embedder_path)

@@ -5,7 +5,7 @@ articles (CMRC 2018) and Indonesian news passages (FacQA) — become one documen
 
 - most are indexed whole: their questions, in the source's language, (for Chinese) rendered
   into English with CC-CEDICT as in training, and hand-written in English where
-  ``data/heldout-en`` has them, are answerable;
+  ``data/human-en`` has them, are answerable;
 - in some, the sentence holding one question's answer is cut out before indexing: that
   question is unanswerable while its topic is present (the hard case);
 - the rest are left out: their questions are unanswerable, their topic absent;

@@ -1,6 +1,7 @@
 """The reader's training data: sources split on their own, chosen by name, cross-lingual renderings."""
 
 import random
+import re
 
 import pytest
 
@@ -58,12 +59,12 @@ def test_training_sources_can_be_chosen_and_indonesian_facqa_loads(tmp_path):
 
 
 def test_hand_written_english_questions_are_on_held_out_articles_only():
-    """data/heldout-en measures real English; none of its questions may come from training articles."""
+    """data/human-en measures real English; none of its questions may come from training articles."""
     from rag.config import PROJECT_ROOT
     from rag.qa_data import human_english_heldout, load_source
 
     rows = [line.split("\t") for line in
-            (PROJECT_ROOT / "data" / "heldout-en" / "cmrc2018_heldout_en.tsv").read_text(encoding="utf-8").splitlines()]
+            (PROJECT_ROOT / "data" / "human-en" / "cmrc2018_heldout_en.tsv").read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 119 and len({r[0] for r in rows}) == 119
     assert all(len(r) == 2 and r[1].isascii() and r[1].endswith("?") for r in rows)
     qa_dir = PROJECT_ROOT.parent / "shared" / "qa-train"
@@ -73,3 +74,25 @@ def test_hand_written_english_questions_are_on_held_out_articles_only():
     examples = human_english_heldout(qa_dir)
     assert len(examples) == 119 and {e.qid for e in examples} <= {e.qid for e in held}
     assert not {e.context for e in examples} & {e.context for e in train}
+
+
+def test_hand_written_english_training_questions_stay_on_training_articles():
+    """data/human-en's training questions join training only when asked, and only for examples
+    of training articles: none may reach an article the reader is measured on."""
+    from rag.config import PROJECT_ROOT
+    from rag.qa_data import human_english, human_english_dir, load_source, training_sets
+
+    texts = human_english(human_english_dir(), "cmrc2018", "train")
+    # English as people write it: no Chinese characters, diacritics allowed ("Ōmagari")
+    assert len(texts) == 420 and not any(re.search(r"[\u3400-\u9fff]", t) or not t.endswith("?") for t in texts.values())
+    qa_dir = PROJECT_ROOT.parent / "shared" / "qa-train"
+    if not (qa_dir / "cmrc2018_dev.json").is_file():
+        pytest.skip("CMRC 2018 (../shared/qa-train) is not on this machine")
+    train, held = split_heldout(load_source(qa_dir, "cmrc2018"))
+    assert set(texts) <= {e.qid for e in train} and not set(texts) & {e.qid for e in held}
+    plain, _ = training_sets(qa_dir, names=("cmrc2018",))
+    twice, _ = training_sets(qa_dir, names=("cmrc2018",), human_repeat=2)
+    added = [e for e in twice if e.question in set(texts.values())]
+    assert len(twice) - len(plain) == len(added) == 2 * len(texts)
+    assert all(e.lang == "en" and e.context[e.answer_start:].startswith(e.answer_text) for e in added)
+    assert not {e.context for e in added} & {e.context for e in held}
