@@ -237,12 +237,13 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int 
     return w[:-1], float(w[-1])
 
 
-def fit_choice(questions: list[tuple[np.ndarray, np.ndarray]], l2: float = 0.1) -> np.ndarray:
+def fit_choice(questions: list[tuple[np.ndarray, np.ndarray]], l2: float = 0.1, hint: str = "") -> np.ndarray:
     """Conditional-logit weights: each question's candidates compete (softmax over them) and
     the likelihood is that of choosing a right one. Unlike a per-candidate logistic fit, it
     learns only what separates candidates *within* a question, which is the choice to make.
 
-    Questions without a right candidate say nothing about the choice and are skipped. Fitted
+    Questions without a right candidate say nothing about the choice and are skipped; when
+    none has one, the error carries the caller's ``hint`` at what to check. Fitted
     with scipy's L-BFGS (scipy comes with sentence-transformers; declared in pyproject).
     """
     from scipy.optimize import minimize
@@ -250,7 +251,7 @@ def fit_choice(questions: list[tuple[np.ndarray, np.ndarray]], l2: float = 0.1) 
     data = [(x, y.astype(float)) for x, y in questions if len(x) and y.max() > 0]
     if not data:
         raise ValueError("no question of the fit collection has a right candidate: nothing to learn "
-                         "the choice from (is the reader's weights folder the one meant?)")
+                         f"the choice from ({hint or 'is the fit collection empty?'})")
 
     def loss(w):
         value, grad = 0.5 * l2 * w @ w, l2 * w
@@ -273,7 +274,8 @@ def fit_scorer(questions: list[tuple[np.ndarray, np.ndarray]]) -> AnswerScorer:
     mean, std = x.mean(axis=0), x.std(axis=0)
     std = np.where(std < 1e-9, 1.0, std)
     w, b = fit_logistic((x - mean) / std, y)
-    choice = fit_choice([((rows - mean) / std, labels) for rows, labels in questions])
+    choice = fit_choice([((rows - mean) / std, labels) for rows, labels in questions],
+                        hint="is the reader's weights folder the one meant?")
     scorer = AnswerScorer(FEATURES, tuple(mean.tolist()), tuple(std.tolist()), tuple(w.tolist()), b,
                           choice=tuple(choice.tolist()))
     tops, right = [], []

@@ -81,7 +81,9 @@ def fit_fusion(records: list[dict], fit_groups: set[str], previous: Fusion,
     with ``previous`` (the weights in use before)."""
     fit_half = [r for r in records if r["group"] in fit_groups]
     report_half = [r for r in records if r["group"] not in fit_groups]
-    w = fit_choice([(np.asarray(r["x"]).reshape(-1, len(CHANNELS)), np.asarray(r["y"])) for r in fit_half])
+    w = fit_choice([(np.asarray(r["x"]).reshape(-1, len(CHANNELS)), np.asarray(r["y"])) for r in fit_half],
+                   hint="no answerable question's passage was among its retrieved candidates: is the fit "
+                        "collection's index built from its own articles?")
     fusion = Fusion(dict(zip(CHANNELS, w.tolist())))
     report = dict(questions=dict(fit=len(fit_half), report=len(report_half)),
                   fitted=recall(report_half, fusion.vector(), langs),

@@ -92,6 +92,11 @@ def test_fit_fusion_learns_which_channel_finds_the_answer(tmp_path):
     path = save_fusion(dict(fusion.to_json(), report=report), tmp_path / "retrieval.json")
     assert Fusion.load(path) == Fusion({c: round(w, 4) for c, w in fusion.weights.items()})
     assert json.loads(path.read_text(encoding="utf-8"))["report"]["questions"]["fit"] == 100
+    # no right candidate anywhere (e.g. an index of other articles): an error saying what to check
+    for r in records:
+        r["y"] = [0.0] * len(r["y"])
+    with pytest.raises(ValueError, match="index built from its own articles"):
+        fit_fusion(records, {f"g{i}" for i in range(100)}, previous, ("en", "zh"))
 
 
 def test_a_fusion_that_would_not_load_is_not_written(tmp_path):
