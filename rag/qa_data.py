@@ -5,6 +5,7 @@ Augmentations (each measured in models/reader/MODEL_CARD.md):
   word with CC-CEDICT (``rag.crosslingual``), its question phrase moved to the front in most
   renderings; words the dictionary lacks, and person names, become capitalised pinyin, the
   way English text writes Chinese names ("周伯文" → "Zhou Bowen");
+- hand-written English questions (``data/human-en``) of some training examples, on request;
 - unanswerable examples: a question paired with a paragraph of another article.
 """
 
