@@ -257,7 +257,8 @@ def training_sets(qa_dir: Path, seed: int = 13, names: tuple[str, ...] | None = 
     ``human_repeat`` times, plus unanswerable pairs."""
     sources = load_sources(qa_dir, names)
     train, held = split_sources(sources, seed=seed)
-    texts = {qid: text for name in sources for qid, text in human_english(human_english_dir(), name, "train").items()}
+    texts = {qid: text for name in sources if human_repeat
+             for qid, text in human_english(human_english_dir(), name, "train").items()}
     human = with_human_english(train, texts) * human_repeat
     return train + cross_lingual(train) + human + unanswerable(train, 0.15), _augment_heldout(held)
 

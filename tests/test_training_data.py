@@ -84,7 +84,8 @@ def test_hand_written_english_training_questions_stay_on_training_articles():
 
     texts = human_english(human_english_dir(), "cmrc2018", "train")
     # English as people write it: no Chinese characters, diacritics allowed ("Ōmagari")
-    assert len(texts) == 420 and not any(re.search(r"[\u3400-\u9fff]", t) or not t.endswith("?") for t in texts.values())
+    questions = set(texts.values())
+    assert len(texts) == 420 and not any(re.search(r"[\u3400-\u9fff]", t) or not t.endswith("?") for t in questions)
     qa_dir = PROJECT_ROOT.parent / "shared" / "qa-train"
     if not (qa_dir / "cmrc2018_dev.json").is_file():
         pytest.skip("CMRC 2018 (../shared/qa-train) is not on this machine")
@@ -92,7 +93,7 @@ def test_hand_written_english_training_questions_stay_on_training_articles():
     assert set(texts) <= {e.qid for e in train} and not set(texts) & {e.qid for e in held}
     plain, _ = training_sets(qa_dir, names=("cmrc2018",))
     twice, _ = training_sets(qa_dir, names=("cmrc2018",), human_repeat=2)
-    added = [e for e in twice if e.question in set(texts.values())]
+    added = [e for e in twice if e.question in questions]
     assert len(twice) - len(plain) == len(added) == 2 * len(texts)
     assert all(e.lang == "en" and e.context[e.answer_start:].startswith(e.answer_text) for e in added)
     assert not {e.context for e in added} & {e.context for e in held}
