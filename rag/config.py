@@ -45,6 +45,9 @@ class Config:
     read_window: int = 256
     read_stride: int = 96
     span_candidates: int = 3  # best spans kept from each window for the answer scorer to choose among
+    # a Latin-script question over Chinese text is read with its names ("names"), or names and
+    # dictionary words ("words"), in the passage's characters, or as asked ("off"); rag/crosslingual.py
+    question_anchors: str = "words"
     # input limits
     max_file_mb: float = 20.0
     max_question_chars: int = 2000

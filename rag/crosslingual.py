@@ -4,7 +4,9 @@ CC BY-SA 4.0), for dictionary-based cross-language retrieval and training data.
 ``translate_query`` turns the content words of an English question into the Chinese words
 whose dictionary glosses are exactly those words ("horse" → 马, 马匹; "professor" → 教授):
 the classic dictionary query translation of cross-language IR, used as one more BM25
-channel over the Chinese word index.
+channel over the Chinese word index. ``anchor_question`` does the same for the reader, one
+passage at a time: the question's names and words that the passage writes in Chinese are
+replaced by the passage's own characters.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import functools
 import re
 from collections import defaultdict
 from pathlib import Path
+
+from .language import CJK, fold, pinyin_windows
 
 _LINE = re.compile(r"(\S+) (\S+) \[([^\]]*)\] /(.*)/$")
 _SKIP = ("CL:", "variant of", "old variant", "see ", "surname", "used in", "abbr. for", "also written")
@@ -103,3 +107,83 @@ def chinese_to_english() -> dict[str, str]:
                 table.setdefault(trad, parts[0])
                 break
     return table
+
+
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+_CAPITALISED_RUN = re.compile(r"\b[A-Z][a-z]+(?:[\s-]+[A-Z][a-z]+)*")
+
+
+def _name_anchors(question: str, context: str) -> list[tuple[int, int, str]]:
+    """(start, end, characters): capitalised Latin words of ``question`` that transliterate
+    2–4 Chinese characters of ``context`` ("Qi Yuan" / "Yuan Qi" → 漆远, "Fudan" → 复旦),
+    longest first."""
+    windows = pinyin_windows(context)
+    out = []
+    for run in _CAPITALISED_RUN.finditer(question):
+        words = [(run.start() + w.start(), run.start() + w.end(), w.group().lower())
+                 for w in _LATIN_WORD.finditer(run.group())]
+        i = 0
+        while i < len(words):
+            for n in (3, 2, 1):
+                seq = words[i:i + n]
+                if len(seq) < n:
+                    continue
+                # names come in either order: Chinese order, or given name first
+                keys = ["".join(w[2] for w in seq)] + (["".join(w[2] for w in seq[::-1])] if n == 2 else [])
+                found = next((windows[k] for k in keys if k in windows), None)
+                if found:
+                    out.append((seq[0][0], seq[-1][1], context[found[0]:found[1]]))
+                    i += n
+                    break
+            else:
+                i += 1
+    return out
+
+
+def _word_anchors(question: str, context: str, taken: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """(start, end, characters): English words and two-word phrases of ``question`` whose
+    CC-CEDICT translation (two characters or more) occurs in ``context``, longest translation first."""
+    table, folded = english_to_chinese(), fold(context)
+    words = [(m.start(), m.end(), m.group().lower()) for m in _LATIN_WORD.finditer(question)
+             if not any(s <= m.start() < e for s, e, _ in taken)]
+    out, i = [], 0
+    while i < len(words):
+        options = []
+        if i + 1 < len(words) and words[i + 1][0] - words[i][1] == 1:  # adjacent: a phrase
+            options.append((2, table.get(f"{words[i][2]} {words[i + 1][2]}", [])))
+        if words[i][2] not in STOPWORDS and len(words[i][2]) >= 3:
+            options.append((1, next((table[lemma][:PER_WORD] for lemma in _lemmas(words[i][2])
+                                     if lemma in table), [])))
+        for n, candidates in options:
+            present = [zh for zh in candidates if len(zh) >= 2 and zh in folded]
+            if present:
+                zh = max(present, key=len)
+                at = folded.find(zh)
+                out.append((words[i][0], words[i + n - 1][1], context[at:at + len(zh)]))
+                i += n
+                break
+        else:
+            i += 1
+    return out
+
+
+def anchor_question(question: str, context: str, words: bool = True) -> str:
+    """``question`` with its transliterated names, and (``words``) its dictionary words, written
+    as ``context`` writes them: "What title did Fudan University give Qi Yuan?" over a passage
+    naming 漆远 and 复旦大学 becomes "What title did 复旦大学 give 漆远?".
+
+    The reader finds answers next to the question's words in the passage; an English question
+    over Chinese text has none to find, which is where it loses most. Only Latin-script
+    questions over text with Chinese characters change; the characters are the context's own
+    (traditional stays traditional).
+    """
+    if CJK.search(question) or not CJK.search(context):
+        return question
+    anchors = _name_anchors(question, context)
+    if words:
+        anchors += _word_anchors(question, context, anchors)
+    out, pos = [], 0
+    for start, end, chinese in sorted(anchors):
+        out += [question[pos:start], chinese]
+        pos = end
+    return "".join(out) + question[pos:]

@@ -81,19 +81,36 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+def _pinyin_grams(text: str, sizes: tuple[int, ...]):
+    """(joined toneless pinyin, start, end) of every window of ``sizes`` characters of each
+    run of Chinese characters in ``text``, left to right."""
+    from pypinyin import lazy_pinyin
+
+    for match in CJK_RUN.finditer(fold(text)):
+        syllables = lazy_pinyin(match.group())
+        if len(syllables) != len(match.group()):  # a character without pinyin: no alignment
+            continue
+        for n in sizes:
+            for i in range(len(syllables) - n + 1):
+                yield "".join(syllables[i:i + n]), match.start() + i, match.start() + i + n
+
+
 def pinyin_tokens(text: str) -> list[str]:
     """Toneless pinyin of every 2- and 3-character window of Chinese text ("王刚" → "wanggang").
 
     This lets a name written in Latin letters ("Wang Gang", "Ma Weiying") match the
     characters it transliterates, whatever the words around it.
     """
-    from pypinyin import lazy_pinyin
+    return [joined for joined, _, _ in _pinyin_grams(text, (2, 3))]
 
-    out = []
-    for run in CJK_RUN.findall(fold(text)):
-        syllables = lazy_pinyin(run)
-        for n in (2, 3):
-            out += ["".join(syllables[i:i + n]) for i in range(len(syllables) - n + 1)]
+
+@functools.lru_cache(maxsize=2048)  # the reader asks for the same passages again and again
+def pinyin_windows(text: str) -> dict[str, tuple[int, int]]:
+    """Joined toneless pinyin of 2- to 4-character windows → (start, end) of its first
+    occurrence in ``text`` ("漆远" → "qiyuan"). Shared and cached: do not modify the result."""
+    out: dict[str, tuple[int, int]] = {}
+    for joined, start, end in _pinyin_grams(text, (2, 3, 4)):
+        out.setdefault(joined, (start, end))
     return out
 
 

@@ -153,9 +153,19 @@ class NeuralReader:
         from .qa_model import encode_windows
 
         self.warm_up()
+        questions = [self.question_for(question, c) for c in contexts]
         with self._tokenizer_lock:
-            return encode_windows(self._tokenizer, [question] * len(contexts), contexts,
+            return encode_windows(self._tokenizer, questions, contexts,
                                   max_len=self.cfg.read_window, stride=self.cfg.read_stride)
+
+    def question_for(self, question: str, context: str) -> str:
+        """The question as the reader reads it over ``context`` (``Config.question_anchors``)."""
+        from .crosslingual import anchor_question
+
+        mode = self.cfg.question_anchors
+        if mode not in ("off", "names", "words"):
+            raise ValueError(f"question_anchors is '{mode}'; choose 'off', 'names' or 'words' (RAG_QUESTION_ANCHORS)")
+        return question if mode == "off" else anchor_question(question, context, words=mode == "words")
 
     def _read(self, question: str, read: list[Passage]) -> list[Span]:
         from .qa_model import span_candidates

@@ -82,3 +82,12 @@ def test_encoding_from_many_threads_at_once_gives_the_same_windows(qa):
         jobs = [(i, pool.submit(qa.reader.encode, *cases[i])) for i in list(range(len(cases))) * 200]
         for i, job in jobs:
             assert (job.result()["input_ids"] == expected[i]).all()
+
+
+def test_the_reader_reads_an_english_question_with_the_passages_own_names(qa, cfg):
+    question = QUESTIONS["002"]
+    chunk = next(c for c in qa.index.chunks if c.doc_id.startswith("002") and "王刚" in c.text)
+    assert "王刚" in qa.reader.question_for(question, chunk.text)
+    assert NeuralReader(replace(cfg, question_anchors="off")).question_for(question, chunk.text) == question
+    with pytest.raises(ValueError, match="RAG_QUESTION_ANCHORS"):
+        NeuralReader(replace(cfg, question_anchors="all")).question_for(question, chunk.text)

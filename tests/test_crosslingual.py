@@ -1,0 +1,33 @@
+"""Question anchoring: an English question's names and words in the passage's own characters."""
+
+import pytest
+
+from rag.crosslingual import anchor_question
+
+# passages and questions written for these tests
+TRADITIONAL = "據報道，張偉教授已於去年加入北京大學，擔任人工智能研究院院長。"
+SIMPLIFIED = "据报道，张伟教授已于去年加入北京大学，担任人工智能研究院院长。"
+
+
+@pytest.mark.parametrize("name", ["Zhang Wei", "Wei Zhang"])
+def test_a_pinyin_name_in_either_order_becomes_the_passages_characters(name):
+    question = f"Which institute does {name} lead?"
+    assert anchor_question(question, TRADITIONAL, words=False) == "Which institute does 張偉 lead?"
+    assert anchor_question(question, SIMPLIFIED, words=False) == "Which institute does 张伟 lead?"
+
+
+def test_dictionary_words_the_passage_writes_in_chinese_are_anchored_too():
+    anchored = anchor_question("When did Zhang Wei join the university?", SIMPLIFIED)
+    assert anchored.startswith("When did 张伟 ")
+    assert "大学" in anchored and "university" not in anchored
+    # words the passage does not hold stay English
+    assert anchor_question("Did Zhang Wei like the weather?", SIMPLIFIED) == "Did 张伟 like the weather?"
+
+
+@pytest.mark.parametrize("question, context", [
+    ("张伟在哪里工作?", SIMPLIFIED),  # a Chinese question is read as asked
+    ("Where does Zhang Wei work?", "Zhang Wei works at Peking University."),  # no Chinese to anchor to
+    ("Where does Li Na work?", SIMPLIFIED),  # a name the passage does not hold
+])
+def test_questions_with_nothing_to_anchor_are_unchanged(question, context):
+    assert anchor_question(question, context) == question
