@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from .config import Config
+from .crosslingual import ANCHOR_MODES
 
 log = logging.getLogger("rag")
 
@@ -194,7 +195,8 @@ def cmd_train_reader(args) -> int:
     # without --sources, TrainSettings' default (the shipped reader's sources) applies
     chosen = {} if args.sources is None else dict(sources=tuple(n.strip() for n in args.sources.split(",") if n.strip()))
     settings = TrainSettings(qa_dir=args.data, work_dir=args.work, epochs=args.epochs, lr=args.lr, init_from=args.init,
-                             human_english_repeat=args.human_english_repeat, **chosen)
+                             human_english_repeat=args.human_english_repeat, question_anchors=args.question_anchors,
+                             **chosen)
     embedder = ensure_embedder(cfg)
     if not args.export_only:
         train(settings, embedder)
@@ -290,6 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--human-english-repeat", type=int, default=0,
                    help="add the hand-written English questions of training examples (data/human-en), each this "
                         "many times per epoch")
+    s.add_argument("--question-anchors", choices=ANCHOR_MODES, default="off",
+                   help="train on English questions anchored to their passage's names and words, as the reader "
+                        "reads them (RAG_QUESTION_ANCHORS); default off, as the shipped reader was trained")
 
     s = verb("fit-scorer", cmd_fit_scorer, "Fit the answer scorer on held-out articles run through retrieval and "
                                            "the reader, after fitting the retrieval fusion on them; writes the scorer into the "

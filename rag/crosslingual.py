@@ -109,6 +109,7 @@ def chinese_to_english() -> dict[str, str]:
     return table
 
 
+ANCHOR_MODES = ("words", "names", "off")  # what anchor_question replaces (Config.question_anchors)
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 _CAPITALISED_RUN = re.compile(r"\b[A-Z][a-z]+(?:[\s-]+[A-Z][a-z]+)*")
 

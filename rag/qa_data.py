@@ -251,16 +251,27 @@ def _augment_heldout(held: list[QAExample]) -> list[QAExample]:
     return held + cross_lingual(held, seed=8) + unanswerable(held, 0.3, seed=12)
 
 
-def training_sets(qa_dir: Path, seed: int = 13, names: tuple[str, ...] | None = None, human_repeat: int = 0):
+def training_sets(qa_dir: Path, seed: int = 13, names: tuple[str, ...] | None = None, human_repeat: int = 0,
+                  anchors: str = "off"):
     """(train, heldout) lists: each source's questions, English renderings of the Chinese
     ones, the hand-written English questions of training examples (data/human-en) repeated
-    ``human_repeat`` times, plus unanswerable pairs."""
+    ``human_repeat`` times, plus unanswerable pairs. ``anchors`` ("off", "names", "words"):
+    the English questions as the reader reads them at that setting (``Config.question_anchors``)."""
     sources = load_sources(qa_dir, names)
     train, held = split_sources(sources, seed=seed)
     texts = {qid: text for name in sources if human_repeat
              for qid, text in human_english(human_english_dir(), name, "train").items()}
-    human = with_human_english(train, texts) * human_repeat
-    return train + cross_lingual(train) + human + unanswerable(train, 0.15), _augment_heldout(held)
+    english = cross_lingual(train) + with_human_english(train, texts) * human_repeat
+    if anchors != "off":
+        english = anchored(english, words=anchors == "words")
+    return train + english + unanswerable(train, 0.15), _augment_heldout(held)
+
+
+def anchored(examples: list[QAExample], words: bool = True) -> list[QAExample]:
+    """The examples with their questions anchored to their own contexts (``anchor_question``)."""
+    from .crosslingual import anchor_question
+
+    return [replace(e, question=anchor_question(e.question, e.context, words)) for e in examples]
 
 
 def heldout_samples(qa_dir: Path, seed: int = 13, limit: int = 600,

@@ -99,6 +99,11 @@ class NeuralReader:
     """
 
     def __init__(self, cfg: Config):
+        from .crosslingual import ANCHOR_MODES
+
+        if cfg.question_anchors not in ANCHOR_MODES:
+            raise ValueError(f"question_anchors is '{cfg.question_anchors}'; choose one of {', '.join(ANCHOR_MODES)} "
+                             "(RAG_QUESTION_ANCHORS)")
         self.cfg = cfg
         self._engine = self._tokenizer = self.scorer = None
         self.use_scorer = True  # False: raw reader candidates (what `rag fit-scorer` fits the scorer on)
@@ -163,8 +168,6 @@ class NeuralReader:
         from .crosslingual import anchor_question
 
         mode = self.cfg.question_anchors
-        if mode not in ("off", "names", "words"):
-            raise ValueError(f"question_anchors is '{mode}'; choose 'off', 'names' or 'words' (RAG_QUESTION_ANCHORS)")
         return question if mode == "off" else anchor_question(question, context, words=mode == "words")
 
     def _read(self, question: str, read: list[Passage]) -> list[Span]:

@@ -37,6 +37,7 @@ class TrainSettings:
     init_from: Path | None = None  # exported reader weights to start from when no checkpoint exists
     sources: tuple[str, ...] | None = ("cmrc2018", "facqa")  # names in rag.qa_data.SOURCES; None = all found
     human_english_repeat: int = 0  # times each hand-written English training question is seen per epoch
+    question_anchors: str = "off"  # English questions read anchored to their passage, as at inference
 
 
 def featurize(tokenizer, examples: list[QAExample], neg_ratio: float, seed: int) -> list[dict]:
@@ -100,7 +101,7 @@ def train(settings: TrainSettings, embedder_path: Path) -> Path:
         data = json.loads(cache.read_text())
     else:
         train_set, _ = training_sets(settings.qa_dir, seed=settings.seed, names=settings.sources,
-                                     human_repeat=settings.human_english_repeat)
+                                     human_repeat=settings.human_english_repeat, anchors=settings.question_anchors)
         data = featurize(tokenizer, train_set, settings.negatives_per_positive, settings.seed)
         cache.write_text(json.dumps(data))
     model = build_qa_model(embedder_path)

@@ -90,4 +90,4 @@ def test_the_reader_reads_an_english_question_with_the_passages_own_names(qa, cf
     assert "王刚" in qa.reader.question_for(question, chunk.text)
     assert NeuralReader(replace(cfg, question_anchors="off")).question_for(question, chunk.text) == question
     with pytest.raises(ValueError, match="RAG_QUESTION_ANCHORS"):
-        NeuralReader(replace(cfg, question_anchors="all")).question_for(question, chunk.text)
+        NeuralReader(replace(cfg, question_anchors="all"))

@@ -97,3 +97,22 @@ def test_hand_written_english_training_questions_stay_on_training_articles():
     assert len(twice) - len(plain) == len(added) == 2 * len(texts)
     assert all(e.lang == "en" and e.context[e.answer_start:].startswith(e.answer_text) for e in added)
     assert not {e.context for e in added} & {e.context for e in held}
+
+
+def test_english_training_questions_can_be_anchored_as_the_reader_reads_them():
+    from rag.config import PROJECT_ROOT
+    from rag.language import CJK_RUN
+    from rag.qa_data import training_sets
+
+    qa_dir = PROJECT_ROOT.parent / "shared" / "qa-train"
+    if not (qa_dir / "cmrc2018_dev.json").is_file():
+        pytest.skip("CMRC 2018 (../shared/qa-train) is not on this machine")
+    plain, _ = training_sets(qa_dir, names=("cmrc2018",))
+    anchored, _ = training_sets(qa_dir, names=("cmrc2018",), anchors="words")
+    assert [(e.qid, e.context, e.answer_start, e.answer_text) for e in plain] == \
+           [(e.qid, e.context, e.answer_start, e.answer_text) for e in anchored]
+    changed = [(p, a) for p, a in zip(plain, anchored) if p.question != a.question]
+    assert all(p.lang == "en" for p, _ in changed)  # Chinese questions are read as asked
+    assert len(changed) > 0.5 * sum(e.lang == "en" for e in plain)
+    # what an anchored question holds in Chinese is its own passage's characters
+    assert all(run in a.context for _, a in changed for run in CJK_RUN.findall(a.question))
