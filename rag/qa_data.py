@@ -257,6 +257,10 @@ def training_sets(qa_dir: Path, seed: int = 13, names: tuple[str, ...] | None = 
     ones, the hand-written English questions of training examples (data/human-en) repeated
     ``human_repeat`` times, plus unanswerable pairs. ``anchors`` ("off", "names", "words"):
     the English questions as the reader reads them at that setting (``Config.question_anchors``)."""
+    from .crosslingual import ANCHOR_MODES
+
+    if anchors not in ANCHOR_MODES:
+        raise ValueError(f"anchors is '{anchors}'; choose one of {', '.join(ANCHOR_MODES)}")
     sources = load_sources(qa_dir, names)
     train, held = split_sources(sources, seed=seed)
     texts = {qid: text for name in sources if human_repeat

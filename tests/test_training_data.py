@@ -67,9 +67,7 @@ def test_hand_written_english_questions_are_on_held_out_articles_only():
             (PROJECT_ROOT / "data" / "human-en" / "cmrc2018_heldout_en.tsv").read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 119 and len({r[0] for r in rows}) == 119
     assert all(len(r) == 2 and r[1].isascii() and r[1].endswith("?") for r in rows)
-    qa_dir = PROJECT_ROOT.parent / "shared" / "qa-train"
-    if not (qa_dir / "cmrc2018_dev.json").is_file():
-        pytest.skip("CMRC 2018 (../shared/qa-train) is not on this machine")
+    qa_dir = _shared_cmrc()
     train, held = split_heldout(load_source(qa_dir, "cmrc2018"))
     examples = human_english_heldout(qa_dir)
     assert len(examples) == 119 and {e.qid for e in examples} <= {e.qid for e in held}
@@ -79,16 +77,13 @@ def test_hand_written_english_questions_are_on_held_out_articles_only():
 def test_hand_written_english_training_questions_stay_on_training_articles():
     """data/human-en's training questions join training only when asked, and only for examples
     of training articles: none may reach an article the reader is measured on."""
-    from rag.config import PROJECT_ROOT
     from rag.qa_data import human_english, human_english_dir, load_source, training_sets
 
     texts = human_english(human_english_dir(), "cmrc2018", "train")
     # English as people write it: no Chinese characters, diacritics allowed ("Ōmagari")
     questions = set(texts.values())
     assert len(texts) == 420 and not any(re.search(r"[\u3400-\u9fff]", t) or not t.endswith("?") for t in questions)
-    qa_dir = PROJECT_ROOT.parent / "shared" / "qa-train"
-    if not (qa_dir / "cmrc2018_dev.json").is_file():
-        pytest.skip("CMRC 2018 (../shared/qa-train) is not on this machine")
+    qa_dir = _shared_cmrc()
     train, held = split_heldout(load_source(qa_dir, "cmrc2018"))
     assert set(texts) <= {e.qid for e in train} and not set(texts) & {e.qid for e in held}
     plain, _ = training_sets(qa_dir, names=("cmrc2018",))
@@ -100,13 +95,10 @@ def test_hand_written_english_training_questions_stay_on_training_articles():
 
 
 def test_english_training_questions_can_be_anchored_as_the_reader_reads_them():
-    from rag.config import PROJECT_ROOT
     from rag.language import CJK_RUN
     from rag.qa_data import training_sets
 
-    qa_dir = PROJECT_ROOT.parent / "shared" / "qa-train"
-    if not (qa_dir / "cmrc2018_dev.json").is_file():
-        pytest.skip("CMRC 2018 (../shared/qa-train) is not on this machine")
+    qa_dir = _shared_cmrc()
     plain, _ = training_sets(qa_dir, names=("cmrc2018",))
     anchored, _ = training_sets(qa_dir, names=("cmrc2018",), anchors="words")
     assert [(e.qid, e.context, e.answer_start, e.answer_text) for e in plain] == \
@@ -116,3 +108,15 @@ def test_english_training_questions_can_be_anchored_as_the_reader_reads_them():
     assert len(changed) > 0.5 * sum(e.lang == "en" for e in plain)
     # what an anchored question holds in Chinese is its own passage's characters
     assert all(run in a.context for _, a in changed for run in CJK_RUN.findall(a.question))
+    with pytest.raises(ValueError, match="anchors"):
+        training_sets(qa_dir, names=("cmrc2018",), anchors="all")
+
+
+def _shared_cmrc():
+    """The team's CMRC 2018 copy (../shared/qa-train), or a skip where it is absent."""
+    from rag.config import PROJECT_ROOT
+
+    qa_dir = PROJECT_ROOT.parent / "shared" / "qa-train"
+    if not (qa_dir / "cmrc2018_dev.json").is_file():
+        pytest.skip("CMRC 2018 (../shared/qa-train) is not on this machine")
+    return qa_dir
