@@ -84,6 +84,26 @@ def _collate(items: list[dict], pad_id: int):
                 end_positions=torch.tensor([i["end"] for i in items]))
 
 
+def _check_work_data(work: Path, settings: TrainSettings) -> None:
+    """A work folder resumes only the data it was started with: its features and checkpoint
+    are cached there, so other data settings would silently train on the old data."""
+    data = dict(sources=list(settings.sources or []), seed=settings.seed,
+                human_english_repeat=settings.human_english_repeat, question_anchors=settings.question_anchors,
+                negatives_per_positive=settings.negatives_per_positive)
+    path = work / "data.json"
+    if path.is_file():
+        before = json.loads(path.read_text(encoding="utf-8"))
+        changed = {k: (before.get(k), v) for k, v in data.items() if before.get(k) != v}
+        if changed:
+            raise ValueError(f"{work} holds training started with other data settings "
+                             f"({', '.join(f'{k}: {a} → {b}' for k, (a, b) in changed.items())}); "
+                             "give a new --work folder, or the settings it was started with")
+    elif (work / "features.json").is_file():
+        return  # a folder from before data.json: its settings are unknown, resume as before
+    else:
+        path.write_text(json.dumps(data), encoding="utf-8")
+
+
 def train(settings: TrainSettings, embedder_path: Path) -> Path:
     """Train (or resume) until ``settings.epochs``; return the checkpoint path."""
     import torch
@@ -96,6 +116,7 @@ def train(settings: TrainSettings, embedder_path: Path) -> Path:
     work = Path(settings.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     tokenizer = AutoTokenizer.from_pretrained(str(embedder_path), local_files_only=True)
+    _check_work_data(work, settings)
     cache = work / "features.json"
     if cache.is_file():
         data = json.loads(cache.read_text())

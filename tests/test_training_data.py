@@ -120,3 +120,17 @@ def _shared_cmrc():
     if not (qa_dir / "cmrc2018_dev.json").is_file():
         pytest.skip("CMRC 2018 (../shared/qa-train) is not on this machine")
     return qa_dir
+
+
+def test_a_training_folder_resumes_only_the_data_it_was_started_with(cfg, tmp_path):
+    from dataclasses import replace
+
+    from rag.models import ensure_embedder
+    from rag.reader_train import TrainSettings, _check_work_data, train
+
+    started = TrainSettings(qa_dir=tmp_path / "data", work_dir=tmp_path / "work")
+    (tmp_path / "work").mkdir()
+    _check_work_data(tmp_path / "work", started)  # what the first run records
+    _check_work_data(tmp_path / "work", started)  # the same settings resume
+    with pytest.raises(ValueError, match=r"question_anchors: off → words.*new --work"):
+        train(replace(started, question_anchors="words"), ensure_embedder(cfg))
