@@ -16,8 +16,9 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from .language import CJK, fold, pinyin_windows
+from .language import CJK, NAME_RUN, fold, pinyin_windows
 
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
 _LINE = re.compile(r"(\S+) (\S+) \[([^\]]*)\] /(.*)/$")
 _SKIP = ("CL:", "variant of", "old variant", "see ", "surname", "used in", "abbr. for", "also written")
 STOPWORDS = frozenset(
@@ -79,7 +80,7 @@ def translate_words(question: str) -> list[tuple[str, list[str]]]:
     """Each English content word of ``question`` with its Chinese candidates (maybe none)."""
     table = english_to_chinese()
     out = []
-    for word in re.findall(r"[A-Za-z]+", question):
+    for word in _LATIN_WORD.findall(question):
         word = word.lower()
         if word in STOPWORDS or len(word) < 3:
             continue
@@ -110,8 +111,6 @@ def chinese_to_english() -> dict[str, str]:
 
 
 ANCHOR_MODES = ("words", "names", "off")  # what anchor_question replaces (Config.question_anchors)
-_LATIN_WORD = re.compile(r"[A-Za-z]+")
-_CAPITALISED_RUN = re.compile(r"\b[A-Z][a-z]+(?:[\s-]+[A-Z][a-z]+)*")
 
 
 def _name_anchors(question: str, context: str) -> list[tuple[int, int, str]]:
@@ -120,7 +119,7 @@ def _name_anchors(question: str, context: str) -> list[tuple[int, int, str]]:
     longest first."""
     windows = pinyin_windows(context)
     out = []
-    for run in _CAPITALISED_RUN.finditer(question):
+    for run in NAME_RUN.finditer(question):
         words = [(run.start() + w.start(), run.start() + w.end(), w.group().lower())
                  for w in _LATIN_WORD.finditer(run.group())]
         i = 0

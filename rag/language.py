@@ -114,13 +114,13 @@ def pinyin_windows(text: str) -> dict[str, tuple[int, int]]:
     return out
 
 
-_NAME = re.compile(r"\b[A-Z][a-z]+(?:[\s-]+[A-Z][a-z]+)*")
+NAME_RUN = re.compile(r"\b[A-Z][a-z]+(?:[\s-]+[A-Z][a-z]+)*")  # capitalised Latin words in a row
 
 
 def _name_runs(text: str) -> list[tuple[list[str], list[str]]]:
     """Each run of capitalised Latin words: (its words, its 2- and 3-word runs joined), lower case."""
     out = []
-    for match in _NAME.finditer(text):
+    for match in NAME_RUN.finditer(text):
         words = re.split(r"[\s-]+", match.group().lower())
         out.append((words, ["".join(words[i:i + n]) for n in (2, 3) for i in range(len(words) - n + 1)]))
     return out
