@@ -113,6 +113,14 @@ def chinese_to_english() -> dict[str, str]:
 ANCHOR_MODES = ("words", "names", "off")  # what anchor_question replaces (Config.question_anchors)
 
 
+def check_anchor_mode(mode: str) -> str:
+    """``mode`` if it is one of ``ANCHOR_MODES``, else a ValueError saying which ones are."""
+    if mode not in ANCHOR_MODES:
+        raise ValueError(f"question anchors '{mode}' is unknown; choose one of {', '.join(ANCHOR_MODES)} "
+                         "(RAG_QUESTION_ANCHORS, or train-reader's --question-anchors)")
+    return mode
+
+
 def _name_anchors(question: str, context: str) -> list[tuple[int, int, str]]:
     """(start, end, characters): capitalised Latin words of ``question`` that transliterate
     2–4 Chinese characters of ``context`` ("Qi Yuan" / "Yuan Qi" → 漆远, "Fudan" → 复旦),
@@ -167,20 +175,20 @@ def _word_anchors(question: str, context: str, taken: list[tuple[int, int, str]]
     return out
 
 
-def anchor_question(question: str, context: str, words: bool = True) -> str:
-    """``question`` with its transliterated names, and (``words``) its dictionary words, written
-    as ``context`` writes them: "What title did Fudan University give Qi Yuan?" over a passage
-    naming 漆远 and 复旦大学 becomes "What title did 复旦大学 give 漆远?".
+def anchor_question(question: str, context: str, mode: str = "words") -> str:
+    """``question`` with its transliterated names, and (``mode`` "words") its dictionary words,
+    written as ``context`` writes them: "What title did Fudan University give Qi Yuan?" over a
+    passage naming 漆远 and 复旦大学 becomes "What title did 复旦大学 give 漆远?"; "off": as asked.
 
     The reader finds answers next to the question's words in the passage; an English question
     over Chinese text has none to find, which is where it loses most. Only Latin-script
     questions over text with Chinese characters change; the characters are the context's own
     (traditional stays traditional).
     """
-    if CJK.search(question) or not CJK.search(context):
+    if check_anchor_mode(mode) == "off" or CJK.search(question) or not CJK.search(context):
         return question
     anchors = _name_anchors(question, context)
-    if words:
+    if mode == "words":
         anchors += _word_anchors(question, context, anchors)
     out, pos = [], 0
     for start, end, chinese in sorted(anchors):

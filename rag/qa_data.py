@@ -257,25 +257,22 @@ def training_sets(qa_dir: Path, seed: int = 13, names: tuple[str, ...] | None = 
     ones, the hand-written English questions of training examples (data/human-en) repeated
     ``human_repeat`` times, plus unanswerable pairs. ``anchors`` ("off", "names", "words"):
     the English questions as the reader reads them at that setting (``Config.question_anchors``)."""
-    from .crosslingual import ANCHOR_MODES
+    from .crosslingual import check_anchor_mode
 
-    if anchors not in ANCHOR_MODES:
-        raise ValueError(f"anchors is '{anchors}'; choose one of {', '.join(ANCHOR_MODES)}")
+    check_anchor_mode(anchors)  # before the sources are loaded
     sources = load_sources(qa_dir, names)
     train, held = split_sources(sources, seed=seed)
     texts = {qid: text for name in sources if human_repeat
              for qid, text in human_english(human_english_dir(), name, "train").items()}
-    english = cross_lingual(train) + with_human_english(train, texts) * human_repeat
-    if anchors != "off":
-        english = anchored(english, words=anchors == "words")
+    english = anchored(cross_lingual(train) + with_human_english(train, texts) * human_repeat, anchors)
     return train + english + unanswerable(train, 0.15), _augment_heldout(held)
 
 
-def anchored(examples: list[QAExample], words: bool = True) -> list[QAExample]:
+def anchored(examples: list[QAExample], mode: str) -> list[QAExample]:
     """The examples with their questions anchored to their own contexts (``anchor_question``)."""
     from .crosslingual import anchor_question
 
-    return [replace(e, question=anchor_question(e.question, e.context, words)) for e in examples]
+    return [replace(e, question=anchor_question(e.question, e.context, mode)) for e in examples]
 
 
 def heldout_samples(qa_dir: Path, seed: int = 13, limit: int = 600,

@@ -99,11 +99,9 @@ class NeuralReader:
     """
 
     def __init__(self, cfg: Config):
-        from .crosslingual import ANCHOR_MODES
+        from .crosslingual import check_anchor_mode
 
-        if cfg.question_anchors not in ANCHOR_MODES:
-            raise ValueError(f"question_anchors is '{cfg.question_anchors}'; choose one of {', '.join(ANCHOR_MODES)} "
-                             "(RAG_QUESTION_ANCHORS)")
+        check_anchor_mode(cfg.question_anchors)  # a bad setting fails here, not at the first question
         self.cfg = cfg
         self._engine = self._tokenizer = self.scorer = None
         self.use_scorer = True  # False: raw reader candidates (what `rag fit-scorer` fits the scorer on)
@@ -167,8 +165,7 @@ class NeuralReader:
         """The question as the reader reads it over ``context`` (``Config.question_anchors``)."""
         from .crosslingual import anchor_question
 
-        mode = self.cfg.question_anchors
-        return question if mode == "off" else anchor_question(question, context, words=mode == "words")
+        return anchor_question(question, context, self.cfg.question_anchors)
 
     def _read(self, question: str, read: list[Passage]) -> list[Span]:
         from .qa_model import span_candidates

@@ -12,8 +12,8 @@ SIMPLIFIED = "据报道，张伟教授已于去年加入北京大学，担任人
 @pytest.mark.parametrize("name", ["Zhang Wei", "Wei Zhang"])
 def test_a_pinyin_name_in_either_order_becomes_the_passages_characters(name):
     question = f"Which institute does {name} lead?"
-    assert anchor_question(question, TRADITIONAL, words=False) == "Which institute does 張偉 lead?"
-    assert anchor_question(question, SIMPLIFIED, words=False) == "Which institute does 张伟 lead?"
+    assert anchor_question(question, TRADITIONAL, "names") == "Which institute does 張偉 lead?"
+    assert anchor_question(question, SIMPLIFIED, "names") == "Which institute does 张伟 lead?"
 
 
 def test_dictionary_words_the_passage_writes_in_chinese_are_anchored_too():
