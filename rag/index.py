@@ -37,7 +37,7 @@ FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 FILES = ("documents.jsonl", "offsets.npy", "chunks.jsonl")
 LEXICAL = ("bm25", "pinyin")  # BM25 over words, BM25 over names (pinyin n-grams, Latin full names)
-LEXICAL_TOKENS = "words+names-v2"  # what ``lexical_tokens`` makes; a change refreshes the lexical fields
+LEXICAL_TOKENS = "words+names-v3"  # what ``lexical_tokens`` makes; a change refreshes the lexical fields
 
 
 class IndexUnusable(RuntimeError):

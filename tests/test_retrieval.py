@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from rag.language import latin_name_tokens
+from rag.language import latin_name_tokens, tokenize
 from rag.fusion_fit import RetrievalQuestion, channel_records, fit_fusion, save_fusion
 from rag.retrieval import CHANNELS, Fusion, FusionError, Retriever
 
@@ -40,6 +40,16 @@ def test_channel_columns_of_an_english_question_over_chinese_text(qa):
     assert pinyin.max() == pytest.approx(1.0)
     # the word channel barely speaks for a question whose words the Chinese index lacks
     assert cands.columns[:, CHANNELS.index("bm25")].max() < 0.5
+
+
+@pytest.mark.parametrize("text, tokens", [
+    # Chinese right after Latin letters or digits is still cut into words
+    ("AI Lab成立于2016年", ["ai", "lab", "成立", "于", "2016", "年"]),
+    ("騰訊和字節的AI Lab", ["腾讯", "和", "字节", "的", "ai", "lab"]),  # folded to simplified
+    ("don't e5-small 3.5 U.S.", ["don't", "e5-small", "3.5", "u.s"]),
+])
+def test_word_tokens_split_latin_from_chinese(text, tokens):
+    assert tokenize(text) == tokens
 
 
 @pytest.mark.parametrize("text, tokens", [
