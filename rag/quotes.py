@@ -58,7 +58,9 @@ def _match(index: Index, doc_id: str, c0: int, c1: int, score: float, exact: boo
 
 
 def find_quote(index: Index, retriever: Retriever, fragment: str, limit: int = 5) -> list[QuoteMatch]:
-    """Best places for ``fragment``: exact matches first, then the closest passages."""
+    """The ``limit`` best places for ``fragment``: exact matches, else the closest phrases of
+    the retrieved passages (at least ``top_k`` of them are searched, however few are wanted:
+    a translation's source need not be the passage retrieval ranks first)."""
     frag, _ = skeleton(fragment)
     if not frag:
         return []
@@ -71,7 +73,7 @@ def find_quote(index: Index, retriever: Retriever, fragment: str, limit: int = 5
     if out:
         return out[:limit]
     translated = []  # passages sharing no stretch with the fragment: another language
-    for p in retriever.run(fragment, top_k=limit):
+    for p in retriever.run(fragment, top_k=max(limit, retriever.cfg.top_k)):
         sk, pos = skeleton(p.chunk.text)
         m = difflib.SequenceMatcher(None, frag, sk, autojunk=False).find_longest_match(0, len(frag), 0, len(sk))
         base = p.chunk.clean_start
@@ -82,7 +84,7 @@ def find_quote(index: Index, retriever: Retriever, fragment: str, limit: int = 5
             translated.append(p)
     for p, (c0, c1, score) in zip(translated, _closest_phrases(retriever, fragment, translated)):
         out.append(_match(index, p.chunk.doc_id, c0, c1, score, False))
-    return sorted(out, key=lambda m: -m.score)
+    return sorted(out, key=lambda m: -m.score)[:limit]
 
 
 _PHRASE_END = re.compile(r"[，,、。！？!?；;：:\n「」『』“”\"（）()]+")

@@ -85,6 +85,15 @@ def test_quote_lookup_of_a_translation_points_at_the_phrase(qa):
     assert qa.index.documents[m.source].original[m.start:m.end] == m.text
 
 
+def test_a_translated_quote_is_found_however_few_places_are_asked_for(qa):
+    """Asking for one place still searches the top passages: retrieval ranks another article
+    first for this rendering of 003's headline, 互联网留不住科学家."""
+    fragment = "The internet cannot keep its scientists"
+    assert qa.retriever.run(fragment)[0].chunk.doc_id[:3] != "003"  # the case this test is about
+    only = qa.find_quote(fragment, limit=1)
+    assert len(only) == 1 and only[0].source.startswith("003") and "留不住科学家" in only[0].text
+
+
 def test_a_question_asking_where_a_quote_comes_from_is_answered_by_the_lookup(qa):
     """The answer is the place of the quoted text (here a Chinese source of an English
     rendering), with its citation; the reader would only extract a piece of the quote."""
