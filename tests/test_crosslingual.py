@@ -1,8 +1,9 @@
-"""Question anchoring: an English question's names and words in the passage's own characters."""
+"""The English → Chinese dictionary, and question anchoring: an English question's names and
+words in the passage's own characters."""
 
 import pytest
 
-from rag.crosslingual import anchor_question
+from rag.crosslingual import anchor_question, english_to_chinese, translate_query
 
 # passages and questions written for these tests
 TRADITIONAL = "據報道，張偉教授已於去年加入北京大學，擔任人工智能研究院院長。"
@@ -31,3 +32,24 @@ def test_dictionary_words_the_passage_writes_in_chinese_are_anchored_too():
 ])
 def test_questions_with_nothing_to_anchor_are_unchanged(question, context):
     assert anchor_question(question, context) == question
+
+
+@pytest.mark.parametrize("word, first", [
+    ("horse", "马"),  # glossed exactly so
+    ("shanghai", "上海"),  # "Shanghai municipality", before "... district of Shanghai"
+    ("tencent", "腾讯"),  # the short form of "Tencent Holdings Limited"
+    ("microsoft", "微软"),  # "Microsoft corporation"
+])
+def test_the_dictionary_puts_the_word_itself_first(word, first):
+    assert english_to_chinese()[word][0] == first
+
+
+def test_proper_names_do_not_crowd_out_common_words():
+    # "Year of the Ox" begins with "Year", but year is 年
+    assert english_to_chinese()["year"][:2] == ["年", "年度"]
+    # a word that begins many unrelated proper names ("Ding ...") is no word at all
+    assert "ding" not in english_to_chinese()
+
+
+def test_a_company_named_in_english_is_searched_in_chinese():
+    assert {"腾讯", "字节跳动"} <= set(translate_query("When did Tencent and ByteDance open AI labs?"))
