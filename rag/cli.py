@@ -209,7 +209,7 @@ def cmd_fit_scorer(args) -> int:
     import tempfile
 
     from .fusion_fit import save_fusion
-    from .scorer_fit import ABSTAIN_SHARE, FitSettings, collect, fit, save
+    from .scorer_fit import ABSTAIN_SHARE, ANSWER_SHARE, FitSettings, collect, fit, save
 
     cfg = _config(args)
     with tempfile.TemporaryDirectory(prefix="rag-fit-") as tmp:
@@ -221,8 +221,9 @@ def cmd_fit_scorer(args) -> int:
     for row in report["scorer"]["thresholds"] + [report["scorer"]["at_threshold"]]:
         log.info("threshold %.2f: answers %.0f%% of answerable (%.0f%% right), abstains on %.0f%% of unanswerable",
                  row["threshold"], 100 * row["answered"], 100 * row["right"], 100 * row["abstained"])
-    log.info("chosen threshold %.2f: the lowest abstaining on %.0f%% of unanswerable held-out questions (fit half)",
-             report["scorer"]["threshold"], 100 * ABSTAIN_SHARE)
+    log.info("chosen threshold %.2f: the widest margin over abstaining on %.0f%% of unanswerable and answering "
+             "%.0f%% of answerable held-out questions (fit half)",
+             report["scorer"]["threshold"], 100 * ABSTAIN_SHARE, 100 * ANSWER_SHARE)
     return 0
 
 

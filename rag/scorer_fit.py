@@ -223,21 +223,31 @@ def reliability(outcomes, bins=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0001)) -> list[dict]:
     return rows
 
 
-ABSTAIN_SHARE = 0.5  # the threshold abstains on at least this share of unanswerable questions…
+ABSTAIN_SHARE = 0.5  # the floors the threshold balances: abstain on at least this share of
+ANSWER_SHARE = 0.85  # unanswerable questions while answering at least this share of answerable ones
 LANGUAGES = ("zh", "en", "id")
 
 
-def choose_threshold(outcomes, abstain: float = ABSTAIN_SHARE) -> float:
-    """The lowest threshold (0.01 steps) that abstains on ``abstain`` of the unanswerable
-    questions: …and answers as many answerable ones as that allows (a low-confidence answer,
-    marked so, is more useful than a wrong "not found")."""
+def choose_threshold(outcomes, abstain: float = ABSTAIN_SHARE, answer: float = ANSWER_SHARE) -> float:
+    """The threshold (0.01 steps) that meets both floors with the widest margin: the largest
+    min(abstained − ``abstain``, answered − ``answer``), the lowest such one on ties.
+
+    The lowest threshold that just reaches ``abstain`` (the rule until session 10) abstained
+    on 0.52 of unanswerable questions of unseen articles on average and 0.35 in the worst of
+    ten splits: a floor met only on the data that set it is met half the time.
+    """
     unanswerable = [c for c, ok_q, _ in outcomes if not ok_q]
+    answerable = [c for c, ok_q, _ in outcomes if ok_q]
     if not unanswerable:
         return 0.0
+    best, chosen = -np.inf, 0.0
     for t in np.round(np.arange(0.0, 1.001, 0.01), 2):
-        if sum(c < t for c in unanswerable) >= abstain * len(unanswerable):
-            return float(t)
-    return 1.0
+        abstained = sum(c < t for c in unanswerable) / len(unanswerable)
+        answered = sum(c >= t for c in answerable) / len(answerable) if answerable else 1.0
+        margin = min(abstained - abstain, answered - answer)
+        if margin > best + 1e-12:
+            best, chosen = margin, float(t)
+    return chosen
 
 
 def fit(records: list[dict], seed: int = 3) -> tuple[AnswerScorer, dict]:

@@ -167,10 +167,15 @@ def test_threshold_table_and_reliability():
     assert sum(b["n"] for b in bins) == len(outcomes)
 
 
-def test_the_threshold_is_the_lowest_that_abstains_on_half_the_unanswerable_questions():
+def test_the_threshold_meets_both_abstention_floors_with_the_widest_margin():
     unanswerable = [(c, False, False) for c in (0.01, 0.03, 0.05, 0.2)]
     answerable = [(c, True, True) for c in (0.04, 0.5, 0.9)]
-    t = choose_threshold(unanswerable + answerable)
-    assert t == 0.04  # abstains on 0.01 and 0.03, answers everything from 0.04 up
-    assert threshold_table(unanswerable + answerable, thresholds=(t,))[0]["abstained"] == 0.5
+    t = choose_threshold(unanswerable + answerable, abstain=0.5, answer=0.6)
+    # 0.04 just abstains on half; 0.05 stays at 3/4 answered, and up to 0.2 answers 2/3 ≥ 0.6:
+    # the margin min(abstained − 0.5, answered − 0.6) is widest from 0.06 (0.067), lowest first
+    assert t == 0.06
+    row = threshold_table(unanswerable + answerable, thresholds=(t,))[0]
+    assert row["abstained"] == 0.75 and row["answered"] == round(2 / 3, 3)
+    # asked to answer 0.95, it stops where the first answerable question would be lost
+    assert choose_threshold(unanswerable + answerable, abstain=0.5, answer=0.95) == 0.04
     assert choose_threshold(answerable) == 0.0  # nothing to abstain on: answer everything
