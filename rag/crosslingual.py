@@ -109,14 +109,13 @@ def english_to_chinese() -> dict[str, list[str]]:
     glossed, proper = _ranked_glosses()
     ranked = {word: dict(heads) for word, heads in glossed.items()}
     for word, heads in proper.items():
-        known = ranked.setdefault(word, {})
+        known = ranked.get(word, {})
         # a word some word is glossed by keeps those ("Year of the Ox" is not 年, nor 杭 Hangzhou)
         named = any(r <= 1 and len(h) >= 2 for h, r in known.items())
         senses = {h for h in heads if not any(h != o and h.startswith(o) for o in heads)}  # 南京大学 is 南京's
         if word in STOPWORDS or named or (not known and len(senses) > PROPER_SENSES):
-            if not known:
-                del ranked[word]
             continue
+        known = ranked.setdefault(word, {})
         for head in heads:
             known[head] = min(1, known.get(head, 1))
     # stable sort: CC-CEDICT order among equals

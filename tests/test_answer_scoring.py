@@ -171,8 +171,8 @@ def test_the_threshold_meets_both_abstention_floors_with_the_widest_margin():
     unanswerable = [(c, False, False) for c in (0.01, 0.03, 0.05, 0.2)]
     answerable = [(c, True, True) for c in (0.04, 0.5, 0.9)]
     t = choose_threshold(unanswerable + answerable, abstain=0.5, answer=0.6)
-    # 0.04 just abstains on half; 0.05 stays at 3/4 answered, and up to 0.2 answers 2/3 ≥ 0.6:
-    # the margin min(abstained − 0.5, answered − 0.6) is widest from 0.06 (0.067), lowest first
+    # 0.04 and 0.05 just abstain on half (margin 0); from 0.06 to 0.2 it abstains on 3/4 and
+    # answers 2/3: min(abstained − 0.5, answered − 0.6) = 0.067 is the widest, lowest first
     assert t == 0.06
     row = threshold_table(unanswerable + answerable, thresholds=(t,))[0]
     assert row["abstained"] == 0.75 and row["answered"] == round(2 / 3, 3)
