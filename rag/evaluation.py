@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from .language import CJK, fold
+from .language import CJK, WORD, fold
 
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 
@@ -16,7 +16,7 @@ def normalize_answer(text: str) -> str:
 
 
 # one Chinese character, or a run of other letters and digits
-_SEGMENTS = re.compile(CJK.pattern + r"|[^\W_" + CJK.pattern[1:-1] + "]+")
+_SEGMENTS = re.compile(CJK.pattern + "|" + WORD)
 
 
 def segments(text: str) -> list[str]:

@@ -16,10 +16,10 @@ log = logging.getLogger(__name__)
 
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 CJK_RUN = re.compile(CJK.pattern + "+")
-# a Chinese run, or a word of other letters and digits; the word excludes Chinese characters,
-# which ``\w`` includes, or "Lab成立于2016年" would be one token and hide 成立 and 2016
-_WORD = r"[^\W_\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+"
-_TOKEN = re.compile(CJK_RUN.pattern + rf"|{_WORD}(?:[.'’-]{_WORD})*", re.UNICODE)
+# a run of letters and digits other than Chinese characters, which ``\w`` includes: without
+# them "Lab成立于2016年" would be one word and hide 成立 and 2016
+WORD = r"[^\W_" + CJK.pattern[1:-1] + "]+"
+_TOKEN = re.compile(CJK_RUN.pattern + rf"|{WORD}(?:[.'’-]{WORD})*", re.UNICODE)  # a Chinese run, or a word
 
 
 @functools.lru_cache(maxsize=1)
