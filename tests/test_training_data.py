@@ -1,10 +1,10 @@
 """The reader's training data: sources split on their own, chosen by name, cross-lingual renderings."""
 
 import random
-import re
 
 import pytest
 
+from rag.language import CJK, CJK_RUN
 from rag.qa_data import (SOURCES, QAExample, cross_lingual, load_sources, split_heldout, split_sources,
                          translate_question)
 from tests.test_answer_scoring import _squad
@@ -82,7 +82,7 @@ def test_hand_written_english_training_questions_stay_on_training_articles():
     texts = human_english(human_english_dir(), "cmrc2018", "train")
     # English as people write it: no Chinese characters, diacritics allowed ("Ōmagari")
     questions = set(texts.values())
-    assert len(texts) == 420 and not any(re.search(r"[\u3400-\u9fff]", t) or not t.endswith("?") for t in questions)
+    assert len(texts) == 420 and not any(CJK.search(t) or not t.endswith("?") for t in questions)
     qa_dir = _shared_cmrc()
     train, held = split_heldout(load_source(qa_dir, "cmrc2018"))
     assert set(texts) <= {e.qid for e in train} and not set(texts) & {e.qid for e in held}
@@ -95,7 +95,6 @@ def test_hand_written_english_training_questions_stay_on_training_articles():
 
 
 def test_english_training_questions_can_be_anchored_as_the_reader_reads_them():
-    from rag.language import CJK_RUN
     from rag.qa_data import training_sets
 
     qa_dir = _shared_cmrc()
