@@ -107,17 +107,15 @@ def english_to_chinese() -> dict[str, list[str]]:
     腾讯), shorter first; then those that gloss it later. A word that only names proper
     nouns keeps them if at most ``PROPER_SENSES`` headwords do."""
     glossed, proper = _ranked_glosses()
-    ranked = {word: dict(heads) for word, heads in glossed.items()}
+    ranked = dict(glossed)  # the words that gain proper names get new rank dicts; the rest are shared
     for word, heads in proper.items():
-        known = ranked.get(word, {})
+        known = glossed.get(word, {})
         # a word some word is glossed by keeps those ("Year of the Ox" is not 年, nor 杭 Hangzhou)
         named = any(r <= 1 and len(h) >= 2 for h, r in known.items())
         senses = {h for h in heads if not any(h != o and h.startswith(o) for o in heads)}  # 南京大学 is 南京's
         if word in STOPWORDS or named or (not known and len(senses) > PROPER_SENSES):
             continue
-        known = ranked.setdefault(word, {})
-        for head in heads:
-            known[head] = min(1, known.get(head, 1))
+        ranked[word] = {**known, **{head: min(1, known.get(head, 1)) for head in heads}}
     # stable sort: CC-CEDICT order among equals
     return {word: sorted(heads, key=lambda h: (heads[h], heads[h] == 1 and len(h))) for word, heads in ranked.items()}
 
