@@ -16,7 +16,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from .language import CJK, NAME_RUN, fold, pinyin_windows
+from .language import CJK, NAME_RUN, fold, in_script_of, pinyin_windows
 
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 _LINE = re.compile(r"(\S+) (\S+) \[([^\]]*)\] /(.*)/$")
@@ -235,12 +235,15 @@ def anchor_question(question: str, context: str, mode: str = "words") -> str:
     passage naming 漆远 and 复旦大学 becomes "What title did 复旦大学 give 漆远?"; "off": as asked.
 
     The reader finds answers next to the question's words in the passage; an English question
-    over Chinese text has none to find, which is where it loses most. Only Latin-script
-    questions over text with Chinese characters change; the characters are the context's own
-    (traditional stays traditional).
+    over Chinese text has none to find, which is where it loses most. The characters are the
+    context's own (traditional stays traditional). A Chinese question is written in the
+    context's script instead, so a simplified question meets a traditional passage's words as
+    they are written there.
     """
-    if check_anchor_mode(mode) == "off" or CJK.search(question) or not CJK.search(context):
+    if check_anchor_mode(mode) == "off" or not CJK.search(context):
         return question
+    if CJK.search(question):
+        return in_script_of(question, context)
     anchors = _name_anchors(question, context)
     if mode == "words":
         anchors += _word_anchors(question, context, anchors)

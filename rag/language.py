@@ -29,6 +29,13 @@ def _t2s():
     return opencc.OpenCC("t2s")
 
 
+@functools.lru_cache(maxsize=1)
+def _s2t():
+    import opencc
+
+    return opencc.OpenCC("s2t")
+
+
 def fold(text: str) -> str:
     """Simplified Chinese, NFKC per character, lower case; same length as ``text``."""
     converted = _t2s().convert(text)
@@ -47,13 +54,17 @@ def cjk_share(text: str) -> float:
     return sum(1 for c in letters if CJK.match(c)) / len(letters) if letters else 0.0
 
 
+def _traditional(han: str) -> bool:
+    """Whether Chinese characters are written in the traditional script (over 3 % change under t2s)."""
+    changed = sum(a != b for a, b in zip(han, _t2s().convert(han)))
+    return bool(han) and changed / len(han) > 0.03
+
+
 def detect_language(text: str) -> str:
     """``zh-Hant``, ``zh-Hans``, or a two-letter code for alphabetic text (``en``, ``id``…)."""
     sample = text[:4000]
     if cjk_share(sample) > 0.3:
-        han = "".join(CJK.findall(sample))
-        changed = sum(a != b for a, b in zip(han, _t2s().convert(han)))
-        return "zh-Hant" if han and changed / len(han) > 0.03 else "zh-Hans"
+        return "zh-Hant" if _traditional("".join(CJK.findall(sample))) else "zh-Hans"
     try:
         from langdetect import DetectorFactory, detect
 
@@ -61,6 +72,22 @@ def detect_language(text: str) -> str:
         return detect(sample) if sample.strip() else "und"
     except Exception:  # langdetect raises on text with no features
         return "und"
+
+
+@functools.lru_cache(maxsize=4096)
+def _writes_traditional(text: str) -> bool:
+    return _traditional("".join(CJK.findall(text)))
+
+
+def in_script_of(text: str, reference: str) -> str:
+    """Chinese ``text`` written in the script of ``reference`` (OpenCC, phrase by phrase); as it
+    is when both write the same script, or either has no Chinese characters."""
+    if not CJK.search(text) or not CJK.search(reference):
+        return text
+    wanted = _writes_traditional(reference)
+    if wanted == _writes_traditional(text):
+        return text
+    return (_s2t() if wanted else _t2s()).convert(text)
 
 
 @functools.lru_cache(maxsize=1)

@@ -25,8 +25,16 @@ def test_dictionary_words_the_passage_writes_in_chinese_are_anchored_too():
     assert anchor_question("Did Zhang Wei like the weather?", SIMPLIFIED) == "Did 张伟 like the weather?"
 
 
+def test_a_chinese_question_is_read_in_the_passages_script():
+    assert anchor_question("张伟在哪里工作?", TRADITIONAL) == "張偉在哪裏工作?"
+    assert anchor_question("張偉在哪裡工作?", SIMPLIFIED) == "张伟在哪里工作?"
+    assert anchor_question("张伟在哪里工作?", TRADITIONAL, "off") == "张伟在哪里工作?"
+
+
 @pytest.mark.parametrize("question, context", [
-    ("张伟在哪里工作?", SIMPLIFIED),  # a Chinese question is read as asked
+    ("张伟在哪里工作?", SIMPLIFIED),  # a Chinese question over text in its own script
+    ("張偉在哪裡工作?", TRADITIONAL),
+    ("张伟在哪里工作?", "Zhang Wei bekerja di Universitas Peking."),  # no Chinese to match
     ("Where does Zhang Wei work?", "Zhang Wei works at Peking University."),  # no Chinese to anchor to
     ("Where does Li Na work?", SIMPLIFIED),  # a name the passage does not hold
 ])
