@@ -24,7 +24,7 @@ from .language import CJK, fold, pinyin_tokens, query_pinyin_tokens, tokenize
 
 FEATURES = ("margin", "gap", "null", "rank", "retrieval_gap", "dense", "top_dense", "support",
             "length", "echo", "type_match", "type_mismatch", "latin_question", "context_match",
-            "passage_match")
+            "passage_match", "name_absent")
 CONTEXT = 60  # characters each side of a span that should echo the question
 
 # what a question asks for, by its question words (English, Chinese, Indonesian)
@@ -96,17 +96,25 @@ def question_terms(question: str) -> tuple[list[set[str]], set[str]]:
     return groups, set(query_pinyin_tokens(question))
 
 
+def _found(terms: tuple[list[set[str]], set[str]], text: str) -> tuple[int, bool]:
+    """(how many of the question's term groups ``text`` holds, whether it holds one of its names:
+    written out in Latin letters, or as the characters it transliterates)."""
+    groups, names = terms
+    window = fold(text)
+    hits = sum(any(t in window for t in g) for g in groups)
+    named = bool(names) and (any(n in window for n in names if len(n) > 3) or bool(names & set(pinyin_tokens(window))))
+    return hits, named
+
+
+def _share(terms: tuple[list[set[str]], set[str]], found: tuple[int, bool]) -> float:
+    groups, names = terms
+    return (found[0] + found[1]) / (len(groups) + bool(names)) if groups or names else 0.0
+
+
 def context_match(terms: tuple[list[set[str]], set[str]], passage_text: str, start: int, end: int) -> float:
     """Share of the question's term groups found within ``CONTEXT`` characters of a span
     (a transliterated name counts when its pinyin matches the characters)."""
-    groups, names = terms
-    if not groups and not names:
-        return 0.0
-    window = fold(passage_text[max(0, start - CONTEXT):end + CONTEXT])
-    hits = sum(any(t in window for t in g) for g in groups)
-    if names:  # written out in Latin letters, or as the characters it transliterates
-        hits += any(n in window for n in names if len(n) > 3) or bool(names & set(pinyin_tokens(window)))
-    return hits / (len(groups) + bool(names))
+    return _share(terms, _found(terms, passage_text[max(0, start - CONTEXT):end + CONTEXT]))
 
 
 def features(question: str, passages: list, spans: list) -> np.ndarray:
@@ -123,9 +131,11 @@ def features(question: str, passages: list, spans: list) -> np.ndarray:
     terms = question_terms(question)
     folded_question = normalize_answer(question)
     # how much of the question the whole passage speaks of: low for every passage when the
-    # documents do not cover the question's topic at all
-    passage_match = {s.passage.chunk_id: context_match(terms, s.passage.chunk.text, 0, len(s.passage.chunk.text))
-                     for s in spans}
+    # documents do not cover the question's topic at all; and whether it holds none of a
+    # Latin-script question's capitalised words, its names (a passage about someone else)
+    found = {s.passage.chunk_id: _found(terms, s.passage.chunk.text) for s in spans}
+    passage_match = {cid: _share(terms, f) for cid, f in found.items()}
+    name_absent = {cid: float(bool(latin and terms[1]) and not f[1]) for cid, f in found.items()}
     rows = []
     for s, key in zip(spans, keys):
         others = {spans[j].passage.chunk_id for j, k in enumerate(keys)
@@ -137,7 +147,7 @@ def features(question: str, passages: list, spans: list) -> np.ndarray:
                      s.passage.dense, top_dense, math.log1p(len(others)), math.log1p(len(key)),
                      _echo(folded_question, terms[1], not latin, s.text), match, mismatch, latin,
                      context_match(terms, s.passage.chunk.text, s.start - base, s.end - base),
-                     passage_match[s.passage.chunk_id]))
+                     passage_match[s.passage.chunk_id], name_absent[s.passage.chunk_id]))
     return np.asarray(rows, dtype=float)
 
 

@@ -10,8 +10,8 @@ import re
 import numpy as np
 import pytest
 
-from rag.answer_scoring import (FEATURES, AnswerScorer, context_match, echo, expected_type, fit_scorer,
-                                question_terms, type_agreement)
+from rag.answer_scoring import (FEATURES, AnswerScorer, context_match, echo, expected_type, features,
+                                fit_scorer, question_terms, type_agreement)
 from rag.qa_data import load_source, split_heldout
 from rag.scorer_fit import FitSettings, build_collection, choose_threshold, reliability, threshold_table
 
@@ -53,6 +53,22 @@ def test_context_match_crosses_languages():
     far = context_match(terms, far_text, 10, 13)
     assert near > 0.5 > far
     assert context_match(question_terms("马维英在微软工作了多久?"), text, start, start + 3) > 0.5
+
+
+def test_a_passage_without_the_names_an_english_question_asks_about_is_marked():
+    from rag.chunks import Chunk
+    from rag.reader import Span
+    from rag.retrieval import Passage
+
+    texts = ["马维英在微软亚洲研究院工作了16年。", "王刚在阿里巴巴工作了4年。"]
+    passages = [Passage(i, Chunk(f"d{i}", t, 0, len(t), 0, len(t)), 1.0, 0.8, 1.0) for i, t in enumerate(texts)]
+    spans = [Span(p, p.chunk.text.index("工作了") + 3, p.chunk.text.index("年") + 1, 0.5) for p in passages]
+    column = FEATURES.index("name_absent")
+    english = features("How long did Ma Weiying work at Microsoft?", passages, spans)[:, column]
+    assert english.tolist() == [0.0, 1.0]
+    assert features("How long did Li Na work at Microsoft?", passages, spans)[:, column].tolist() == [1.0, 1.0]
+    # a Chinese question is compared word by word (passage_match), not by names
+    assert features("马维英工作了多久?", passages, spans)[:, column].tolist() == [0.0, 0.0]
 
 
 def test_fit_recovers_the_signal_and_calibrates_the_top_candidate():
