@@ -46,7 +46,8 @@ class Config:
     read_stride: int = 96
     span_candidates: int = 3  # best spans kept from each window for the answer scorer to choose among
     # a Latin-script question over Chinese text is read with its names ("names"), or names and
-    # dictionary words ("words"), in the passage's characters, or as asked ("off"); rag/crosslingual.py
+    # dictionary words ("words"), in the passage's characters, and a Chinese question in the
+    # passage's script (both settings), or as asked ("off"); rag/crosslingual.py
     question_anchors: str = "words"
     # input limits
     max_file_mb: float = 20.0
