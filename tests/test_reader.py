@@ -91,3 +91,14 @@ def test_the_reader_reads_an_english_question_with_the_passages_own_names(qa, cf
     assert NeuralReader(replace(cfg, question_anchors="off")).question_for(question, chunk.text) == question
     with pytest.raises(ValueError, match="RAG_QUESTION_ANCHORS"):
         NeuralReader(replace(cfg, question_anchors="all"))
+
+
+def test_a_simplified_question_is_read_in_a_traditional_passages_characters(qa):
+    from rag.language import CJK_RUN, fold
+
+    doc_id = next(d for d, doc in qa.index.documents.items() if doc.lang == "zh-Hant")
+    chunk = next(c for c in qa.index.chunks if c.doc_id == doc_id
+                 and any(fold(run) != run for run in CJK_RUN.findall(c.text) if len(run) >= 8))
+    phrase = next(run for run in CJK_RUN.findall(chunk.text) if len(run) >= 8 and fold(run) != run)
+    question = fold(phrase) + "是什么意思?"  # simplified, as a reader of simplified Chinese asks
+    assert phrase in qa.reader.question_for(question, chunk.text)
