@@ -196,7 +196,7 @@ def cmd_train_reader(args) -> int:
     chosen = {} if args.sources is None else dict(sources=tuple(n.strip() for n in args.sources.split(",") if n.strip()))
     settings = TrainSettings(qa_dir=args.data, work_dir=args.work, epochs=args.epochs, lr=args.lr, init_from=args.init,
                              human_english_repeat=args.human_english_repeat, question_anchors=args.question_anchors,
-                             **chosen)
+                             traditional=args.traditional, **chosen)
     embedder = ensure_embedder(cfg)
     if not args.export_only:
         train(settings, embedder)
@@ -296,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--question-anchors", choices=ANCHOR_MODES, default="off",
                    help="train on English questions anchored to their passage's names and words, as the reader "
                         "reads them (RAG_QUESTION_ANCHORS); default off, as the shipped reader was trained")
+    s.add_argument("--traditional", type=float, default=0.0,
+                   help="share of Chinese training articles whose passages are read in traditional characters "
+                        "(questions as asked); default 0, as the shipped reader was trained")
 
     s = verb("fit-scorer", cmd_fit_scorer, "Fit the answer scorer on held-out articles run through retrieval and "
                                            "the reader, after fitting the retrieval fusion on them; writes the scorer into the "

@@ -79,6 +79,13 @@ def _writes_traditional(text: str) -> bool:
     return _traditional("".join(CJK.findall(text)))
 
 
+def to_traditional(text: str) -> str:
+    """``text`` in traditional characters, the same length (phrase by phrase when OpenCC keeps
+    the length, else character by character)."""
+    converted = _s2t().convert(text)
+    return converted if len(converted) == len(text) else "".join(_s2t().convert(ch) for ch in text)
+
+
 def in_script_of(text: str, reference: str) -> str:
     """Chinese ``text`` written in the script of ``reference`` (OpenCC, phrase by phrase); as it
     is when both write the same script, or either has no Chinese characters."""

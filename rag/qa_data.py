@@ -252,11 +252,13 @@ def _augment_heldout(held: list[QAExample]) -> list[QAExample]:
 
 
 def training_sets(qa_dir: Path, seed: int = 13, names: tuple[str, ...] | None = None, human_repeat: int = 0,
-                  anchors: str = "off"):
+                  anchors: str = "off", traditional: float = 0.0):
     """(train, heldout) lists: each source's questions, English renderings of the Chinese
     ones, the hand-written English questions of training examples (data/human-en) repeated
     ``human_repeat`` times, plus unanswerable pairs. ``anchors`` ("off", "names", "words"):
-    the English questions as the reader reads them at that setting (``Config.question_anchors``)."""
+    the English questions as the reader reads them at that setting (``Config.question_anchors``);
+    ``traditional``: the share of Chinese training articles whose passages are read in traditional
+    characters (questions as asked, as a user of simplified Chinese or English asks them)."""
     from .crosslingual import check_anchor_mode
 
     check_anchor_mode(anchors)  # before the sources are loaded
@@ -265,7 +267,21 @@ def training_sets(qa_dir: Path, seed: int = 13, names: tuple[str, ...] | None = 
     texts = {qid: text for name in sources if human_repeat
              for qid, text in human_english(human_english_dir(), name, "train").items()}
     english = anchored(cross_lingual(train) + with_human_english(train, texts) * human_repeat, anchors)
-    return train + english + unanswerable(train, 0.15), _augment_heldout(held)
+    train = in_traditional(train + english + unanswerable(train, 0.15), traditional, seed)
+    return train, _augment_heldout(held)
+
+
+def in_traditional(examples: list[QAExample], share: float, seed: int = 13) -> list[QAExample]:
+    """The examples with the passages of ``share`` of their Chinese articles (chosen by article)
+    in traditional characters, converted character by character so answer offsets hold."""
+    from .language import CJK, to_traditional
+
+    if share <= 0:
+        return examples
+    groups = sorted({e.group for e in examples if CJK.search(e.context[:200])})
+    chosen = set(random.Random(seed).sample(groups, int(len(groups) * share)))
+    return [replace(e, context=to_traditional(e.context), answer_text=to_traditional(e.answer_text))
+            if e.group in chosen else e for e in examples]
 
 
 def anchored(examples: list[QAExample], mode: str) -> list[QAExample]:

@@ -38,6 +38,7 @@ class TrainSettings:
     sources: tuple[str, ...] | None = ("cmrc2018", "facqa")  # names in rag.qa_data.SOURCES; None = all found
     human_english_repeat: int = 0  # times each hand-written English training question is seen per epoch
     question_anchors: str = "off"  # English questions read anchored to their passage, as at inference
+    traditional: float = 0.0  # share of Chinese training articles read in traditional characters
 
 
 def featurize(tokenizer, examples: list[QAExample], neg_ratio: float, seed: int) -> list[dict]:
@@ -90,6 +91,8 @@ def _check_work_data(work: Path, settings: TrainSettings) -> None:
     data = dict(sources=list(settings.sources or []), seed=settings.seed,
                 human_english_repeat=settings.human_english_repeat, question_anchors=settings.question_anchors,
                 negatives_per_positive=settings.negatives_per_positive)
+    if settings.traditional:  # folders started before the setting existed recorded none
+        data["traditional"] = settings.traditional
     path = work / "data.json"
     if path.is_file():
         before = json.loads(path.read_text(encoding="utf-8"))
@@ -122,7 +125,8 @@ def train(settings: TrainSettings, embedder_path: Path) -> Path:
         data = json.loads(cache.read_text())
     else:
         train_set, _ = training_sets(settings.qa_dir, seed=settings.seed, names=settings.sources,
-                                     human_repeat=settings.human_english_repeat, anchors=settings.question_anchors)
+                                     human_repeat=settings.human_english_repeat, anchors=settings.question_anchors,
+                                     traditional=settings.traditional)
         data = featurize(tokenizer, train_set, settings.negatives_per_positive, settings.seed)
         cache.write_text(json.dumps(data))
     model = build_qa_model(embedder_path)

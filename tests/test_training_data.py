@@ -26,6 +26,22 @@ def test_each_source_keeps_its_own_held_out_articles(tmp_path):
         assert 0.05 < len(groups & {e.group for e in held}) / len(groups) < 0.15, name
 
 
+def test_a_share_of_chinese_articles_can_be_read_in_traditional_characters():
+    from rag.qa_data import in_traditional
+
+    context = "据报道，张伟教授已于去年加入北京大学，担任人工智能研究院院长。"
+    answer = "北京大学"
+    examples = [QAExample(f"q{i}", "张伟加入了哪所大学?", context, answer, context.index(answer), "zh", f"A{i}")
+                for i in range(10)] + [QAExample("i0", "Siapa?", "Zhang Wei bergabung.", "Zhang Wei", 0, "id", "B0")]
+    mixed = in_traditional(examples, 0.5)
+    converted = [e for e in mixed if e.context != context and e.lang == "zh"]
+    assert len(converted) == 5 and mixed[-1] == examples[-1]
+    for e in converted:
+        assert e.context[e.answer_start:e.answer_start + len(e.answer_text)] == e.answer_text == "北京大學"
+        assert e.question == "张伟加入了哪所大学?"  # asked in simplified, read over traditional
+    assert in_traditional(examples, 0.0) == examples
+
+
 def test_traditional_chinese_questions_are_rendered_in_english():
     question = translate_question("陸特和漢斯雷頓開創了哪一地區對梵語的學術研究？", random.Random(0))
     assert question.endswith("?") and question.isascii()
