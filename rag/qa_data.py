@@ -273,15 +273,21 @@ def training_sets(qa_dir: Path, seed: int = 13, names: tuple[str, ...] | None = 
 
 def in_traditional(examples: list[QAExample], share: float, seed: int = 13) -> list[QAExample]:
     """The examples with the passages of ``share`` of their Chinese articles (chosen by article)
-    in traditional characters, converted character by character so answer offsets hold."""
+    in traditional characters; the conversion keeps the length, so answer offsets hold."""
     from .language import CJK, to_traditional
 
     if share <= 0:
         return examples
     groups = sorted({e.group for e in examples if CJK.search(e.context[:200])})
     chosen = set(random.Random(seed).sample(groups, int(len(groups) * share)))
-    return [replace(e, context=to_traditional(e.context), answer_text=to_traditional(e.answer_text))
-            if e.group in chosen else e for e in examples]
+    out = []
+    for e in examples:
+        if e.group in chosen:
+            context = to_traditional(e.context)
+            answer = context[e.answer_start:e.answer_start + len(e.answer_text)] if e.answer_start >= 0 else e.answer_text
+            e = replace(e, context=context, answer_text=answer)
+        out.append(e)
+    return out
 
 
 def anchored(examples: list[QAExample], mode: str) -> list[QAExample]:
