@@ -36,11 +36,16 @@ def _s2t():
     return opencc.OpenCC("s2t")
 
 
+def _same_length(converter, text: str) -> str:
+    """OpenCC's conversion of ``text`` phrase by phrase, or character by character where its
+    phrase rules would change the length (offsets into ``text`` must hold)."""
+    converted = converter.convert(text)
+    return converted if len(converted) == len(text) else "".join(converter.convert(ch) for ch in text)
+
+
 def fold(text: str) -> str:
     """Simplified Chinese, NFKC per character, lower case; same length as ``text``."""
-    converted = _t2s().convert(text)
-    if len(converted) != len(text):  # OpenCC phrase rules changed a length: go char by char
-        converted = "".join(_t2s().convert(ch) for ch in text)
+    converted = _same_length(_t2s(), text)
     out = []
     for ch in converted:
         n = unicodedata.normalize("NFKC", ch).lower()
@@ -80,10 +85,8 @@ def _writes_traditional(text: str) -> bool:
 
 
 def to_traditional(text: str) -> str:
-    """``text`` in traditional characters, the same length (phrase by phrase when OpenCC keeps
-    the length, else character by character)."""
-    converted = _s2t().convert(text)
-    return converted if len(converted) == len(text) else "".join(_s2t().convert(ch) for ch in text)
+    """``text`` in traditional characters, the same length."""
+    return _same_length(_s2t(), text)
 
 
 def in_script_of(text: str, reference: str) -> str:
