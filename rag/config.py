@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.errors import ConfigError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "RAG_"
 
@@ -23,7 +25,7 @@ class Config:
     index_dir: Path = PROJECT_ROOT / "index"
     corpus_dir: Path = PROJECT_ROOT / "corpus"
     reader_weights: Path = PROJECT_ROOT / "models" / "reader"
-    # chunking (characters); see README "Measurements" for how these were chosen
+    # chunking (characters); docs/evaluation.md says how these were chosen
     chunk_size: int = 400
     chunk_overlap: int = 100
     # retrieval
@@ -32,8 +34,9 @@ class Config:
     retrieval_fusion: Path = PROJECT_ROOT / "models" / "retrieval.json"  # channel weights (`rag fit-scorer`)
     # reading
     reader: str = "neural"  # "neural" (trained QA head) or "sentence" (baseline clause reader)
-    reader_runtime: str = "onnx-int8"  # "onnx-int8", "onnx" (fp32) or "torch"; see rag/qa_runtime.py
+    reader_runtime: str = "onnx-int8"  # "onnx-int8", "onnx" (fp32) or "torch"; see rag/reader/runtime.py
     answers: int = 3
+    answer_scorer: bool = True  # rescore the reader's spans with the fitted answer scorer (off: raw spans)
     # answers below this confidence are withheld ("not found"). None: the threshold chosen with
     # the reader's answer scorer on held-out articles (`rag fit-scorer`, models/reader/MODEL_CARD.md)
     min_confidence: float | None = None
@@ -47,7 +50,7 @@ class Config:
     span_candidates: int = 3  # best spans kept from each window for the answer scorer to choose among
     # a Latin-script question over Chinese text is read with its names ("names"), or names and
     # dictionary words ("words"), in the passage's characters, and a Chinese question in the
-    # passage's script (both settings), or as asked ("off"); rag/crosslingual.py
+    # passage's script (both settings), or as asked ("off"); rag/text/crosslingual.py
     question_anchors: str = "words"
     # input limits
     max_file_mb: float = 20.0
@@ -62,7 +65,10 @@ class Config:
         for f in dataclasses.fields(cls):
             raw = os.environ.get(ENV_PREFIX + f.name.upper())
             if raw is not None:
-                values[f.name] = _coerce(f, raw)
+                try:
+                    values[f.name] = _coerce(f, raw)
+                except ValueError as exc:
+                    raise ConfigError(f"{ENV_PREFIX}{f.name.upper()}={raw!r} is not a valid {f.type}: {exc}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         for f in dataclasses.fields(cls):
             if f.name in values and f.type in ("Path", Path):
@@ -76,6 +82,10 @@ def _coerce(f: dataclasses.Field, raw: str):
         if raw.strip().lower() in ("", "none"):
             return None
         kind = kind[: -len(" | None")]
+    if kind == "bool":
+        if raw.strip().lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+            raise ValueError("use 1 or 0")
+        return raw.strip().lower() in ("1", "true", "yes", "on")
     if kind == "int":
         return int(raw)
     if kind == "float":

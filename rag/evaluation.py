@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from collections import Counter
+from pathlib import Path
 
-from .language import CJK, WORD, fold
+import numpy as np
+
+from rag.errors import InputError
+from rag.text.language import CJK, WORD, fold
+
+log = logging.getLogger(__name__)
 
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 
@@ -84,6 +92,19 @@ def score_item(item: dict, result: dict, quote_sources: list[str] | None = None)
     )
 
 
+def reliability(pairs, bins=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0001)) -> list[dict]:
+    """(confidence, right) pairs by confidence bin: mean confidence against share right."""
+    pairs = list(pairs)
+    rows = []
+    for lo, hi in zip(bins, bins[1:]):
+        sel = [(c, ok) for c, ok in pairs if lo <= c < hi]
+        if sel:
+            rows.append(dict(confidence=f"{lo:.1f}-{min(hi, 1):.1f}", n=len(sel),
+                             mean_confidence=round(float(np.mean([c for c, _ in sel])), 3),
+                             accuracy=round(float(np.mean([ok for _, ok in sel])), 3)))
+    return rows
+
+
 def summarise(rows: list[tuple[dict, dict]]) -> dict:
     """Aggregate per-question metrics overall, by language and by kind."""
     def agg(sel):
@@ -103,6 +124,51 @@ def summarise(rows: list[tuple[dict, dict]]) -> dict:
         for value in sorted({item.get(field_, "?") for item, _ in rows}):
             report[key][value] = agg([r for r in rows if r[0].get(field_, "?") == value])
     return report
+
+
+def read_items(path: Path) -> list[dict]:
+    """The questions of an evaluation file (JSON lines with at least a ``question``); a line
+    that is not one is logged and skipped."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the evaluation file {path} ({exc}); give a UTF-8 JSON-lines file") from exc
+    items = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict) or not isinstance(item.get("question"), str):
+                raise ValueError("no question")
+        except ValueError:
+            log.error("%s line %d is not a JSON object with a 'question'; skipped", path, n)
+            continue
+        items.append(dict(item, id=item.get("id", str(n))))
+    return items
+
+
+def evaluate(qa, items: list[dict], top_k: int = 5) -> tuple[dict, list[dict]]:
+    """(report, one row per question) of ``qa`` (a ``rag.QA``) on ``items``; quote questions are
+    also looked up with ``qa.find_quote``."""
+    from rag.retrieval.retriever import quoted_fragments
+
+    rows, details = [], []
+    for item in items:
+        question = item["question"]
+        result = qa.run(question, max(5, top_k)).to_json()
+        quotes = None
+        if item.get("kind") == "quote":
+            fragment = (quoted_fragments(question) or [question])[0]
+            quotes = [m.source for m in qa.find_quote(fragment)]
+        rows.append((item, score_item(item, result, quotes)))
+        top = (result["answers"] or [None])[0]
+        details.append(dict(id=item["id"], lang=item.get("lang", "?"), kind=item.get("kind", "?"),
+                            answer=top and top["text"], source=top and top["source"],
+                            confidence=top and top["score"], **rows[-1][1]))
+    report = summarise(rows)
+    report["reliability"] = reliability((d["confidence"], bool(d["hit"])) for d in details if d["confidence"] is not None)
+    return report, details
 
 
 def format_report(report: dict) -> str:

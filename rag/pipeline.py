@@ -5,35 +5,50 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .answer import Answer, assemble, passage_json
-from .config import Config
-from .index import LEXICAL_TOKENS, Index, load_index
-from .quotes import find_quote, lookup_request, lookup_spans
-from .reader import make_reader
-from .retrieval import Filters, Passage, Retriever
+from rag.answer.assemble import Answer, assemble
+from rag.answer.quotes import QuoteMatch, find_quote, lookup_request, lookup_spans
+from rag.config import Config
+from rag.errors import InputError
+from rag.index.store import LEXICAL_TOKENS, Index, current_generation, current_manifest, load_index
+from rag.reader.base import make_reader
+from rag.retrieval.retriever import Filters, Passage, Retriever
 
 log = logging.getLogger(__name__)
 
 NOT_FOUND = "Not found in the documents."
 
 
-class QuestionError(ValueError):
+class QuestionError(InputError):
     """A question that cannot be asked (empty, too long, not text)."""
 
 
 @dataclass
 class Result:
+    """One question's answers (best first; none: not found) and the passages they were read from."""
+
     question: str
     answers: list[Answer]
     passages: list[Passage]
     timings_ms: dict = field(default_factory=dict)
 
-    def to_json(self, index: Index) -> dict:
+    def to_json(self) -> dict:
+        """The batch contract's object (README, "Batch contract")."""
         return dict(question=self.question, answers=[a.to_json() for a in self.answers],
-                    passages=[passage_json(index, p) for p in self.passages])
+                    passages=[p.to_json() for p in self.passages])
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """What the index holds of one document, for listings."""
+
+    doc_id: str
+    lang: str
+    characters: int
+    chunks: int
 
 
 class QA:
@@ -43,9 +58,8 @@ class QA:
     running server picks up an ingest atomically.
     """
 
-    def __init__(self, cfg: Config | None = None, threshold: float | None = None):
+    def __init__(self, cfg: Config | None = None):
         self.cfg = cfg or Config.from_env()
-        self._threshold = self.cfg.min_confidence if threshold is None else threshold
         self.reader = make_reader(self.cfg)
         self._index: Index | None = None
         self._retriever: Retriever | None = None
@@ -54,7 +68,7 @@ class QA:
     @property
     def threshold(self) -> float:
         """Answers below this confidence are withheld: the configured one, else the reader's own."""
-        return self.reader.threshold if self._threshold is None else self._threshold
+        return self.reader.threshold if self.cfg.min_confidence is None else self.cfg.min_confidence
 
     @property
     def index(self) -> Index:
@@ -68,14 +82,12 @@ class QA:
 
     def refresh(self) -> None:
         """Load the index if it is new on disk (cheap check of the CURRENT pointer)."""
-        from .index import current_generation
-
         gen = current_generation(self.cfg.index_dir)
         if self._index is not None and gen == self._index.path:
             return
         with self._lock:
             if self._index is None or gen != self._index.path:
-                from .models import embedder_checksum
+                from rag.models.loading import embedder_checksum
 
                 index = load_index(self.cfg.index_dir, embedder_sha256=embedder_checksum())
                 self._retriever = Retriever(index, self.cfg)
@@ -112,10 +124,22 @@ class QA:
                        reading=round(1000 * (t2 - t1), 1))
         return Result(question, answers, passages, timings)
 
-    def find_quote(self, fragment: str, limit: int = 5) -> list:
-        """Where ``fragment`` comes from (see ``rag.quotes``), best first."""
+    def find_quote(self, fragment: str, limit: int = 5) -> list[QuoteMatch]:
+        """Where ``fragment`` comes from (see ``rag.answer.quotes``), best first."""
         self.refresh()
         return find_quote(self._index, self._retriever, fragment, limit=limit)
+
+    def documents(self) -> list[DocumentInfo]:
+        """The indexed documents, by name."""
+        index = self.index
+        chunks = Counter(c.doc_id for c in index.chunks)
+        return [DocumentInfo(d.doc_id, d.lang, len(d.original), chunks[d.doc_id])
+                for d in sorted(index.documents.values(), key=lambda d: d.doc_id)]
+
+    def original_text(self, doc_id: str) -> str | None:
+        """A document's original text (what citation offsets point into), or None if not indexed."""
+        doc = self.index.documents.get(doc_id)
+        return doc.original if doc else None
 
 
 def validate_question(question, limit: int) -> str:
@@ -133,23 +157,16 @@ def validate_question(question, limit: int) -> str:
 def ensure_index(cfg: Config) -> None:
     """Build the default index from the bundled corpus when there is none yet, or refresh it
     when an older rag tokenised it (embeddings are reused; documents from elsewhere are kept)."""
-    import json
-
-    from .index import current_generation
-    from .ingest import ingest
+    from rag.ingest.incremental import ingest
 
     corpus = Path(cfg.corpus_dir)
     if not corpus.is_dir():
         return
-    gen = current_generation(cfg.index_dir)
-    if gen is None:
+    if current_generation(cfg.index_dir) is None:
         log.info("No index at %s yet: building it from %s", cfg.index_dir, corpus)
         ingest([corpus], cfg)
         return
-    try:
-        lexical = json.loads((gen / "manifest.json").read_text(encoding="utf-8")).get("lexical")
-    except (OSError, ValueError):
-        return  # loading it will say what is wrong
-    if lexical != LEXICAL_TOKENS:
+    manifest = current_manifest(cfg.index_dir)
+    if manifest is not None and manifest.get("lexical") != LEXICAL_TOKENS:
         log.info("The index at %s was tokenised by an older rag: refreshing it", cfg.index_dir)
         ingest([corpus], cfg)

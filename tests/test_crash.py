@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from rag.index import current_generation, load_index
+from rag.index.store import current_generation, load_index
 
 from .conftest import corpus_files
 

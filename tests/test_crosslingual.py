@@ -3,7 +3,7 @@ words in the passage's own characters."""
 
 import pytest
 
-from rag.crosslingual import anchor_question, english_to_chinese, translate_query
+from rag.text.crosslingual import anchor_question, english_to_chinese, translate_query
 
 # passages and questions written for these tests
 TRADITIONAL = "據報道，張偉教授已於去年加入北京大學，擔任人工智能研究院院長。"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.documents import DocumentError, load_document
+from rag.ingest.documents import DocumentError, load_document
 
 TEXT = "人工智能實驗室的負責人離職了。科學家們回到學術界。"
 

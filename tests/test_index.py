@@ -4,8 +4,8 @@ import shutil
 
 import pytest
 
-from rag.index import IndexLocked, current_generation, load_index, write_lock
-from rag.ingest import ingest
+from rag.index.store import IndexLocked, current_generation, load_index, write_lock
+from rag.ingest.incremental import ingest
 
 from .conftest import corpus_files
 
@@ -56,7 +56,7 @@ def test_an_index_tokenised_by_an_older_rag_is_refreshed(cfg, built_index, tmp_p
     import json
     from dataclasses import replace
 
-    from rag.index import LEXICAL_TOKENS
+    from rag.index.store import LEXICAL_TOKENS
     from rag.pipeline import ensure_index
 
     docs = tmp_path / "docs"

@@ -2,11 +2,11 @@
 
 import pytest
 
-from rag.answer import QUOTE_MAX, assemble, cite, sentence_bounds
+from rag.answer.assemble import QUOTE_MAX, assemble, cite, sentence_bounds
 from rag.evaluation import normalize_answer
 from rag.pipeline import QuestionError
-from rag.reader import Span
-from rag.retrieval import Filters
+from rag.reader.base import Span
+from rag.retrieval.retriever import Filters
 
 
 def test_every_chunk_points_at_its_original_text(built_index):
@@ -29,7 +29,7 @@ QUESTIONS = [
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_answers_and_passages_cite_exact_original_text(qa, question):
     result = qa.run(question)
-    data = result.to_json(qa.index)
+    data = result.to_json()
     assert data["passages"], "retrieval returned nothing"
     for p in data["passages"]:
         assert qa.index.documents[p["source"]].original[p["start"]:p["end"]] == p["text"]
@@ -98,7 +98,7 @@ def test_a_question_asking_where_a_quote_comes_from_is_answered_by_the_lookup(qa
     """The answer is the place of the quoted text (here a Chinese source of an English
     rendering), with its citation; the reader would only extract a piece of the quote."""
     result = qa.run("Where does the saying 'You want the horse to run but you don't want it to eat grass' "
-                    "come from?").to_json(qa.index)
+                    "come from?").to_json()
     top = result["answers"][0]
     assert top["source"].startswith(("000", "001")) and "馬兒" in top["text"]
     assert qa.index.documents[top["source"]].original[top["start"]:top["end"]] == top["original"]
@@ -122,13 +122,13 @@ def test_a_quote_question_respects_source_filters(qa):
     ("Which lab did Lin Yuanqing lead?", None),
 ])
 def test_lookup_requests_are_recognised(question, fragment):
-    from rag.quotes import lookup_request
+    from rag.answer.quotes import lookup_request
 
     assert lookup_request(question) == fragment
 
 
 def test_phrases_join_across_commas_only():
-    from rag.quotes import phrases
+    from rag.answer.quotes import phrases
 
     text = "这波热潮结束,神仙们归隐山林。普通人「转型」"
     got = {text[a:b] for a, b in phrases(text)}

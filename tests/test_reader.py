@@ -5,9 +5,11 @@ from dataclasses import replace
 
 import pytest
 
-from rag.answer import assemble
-from rag.reader import NeuralReader, SentenceReader, make_reader
-from rag.reader_weights import ReaderWeightsError, load_qa_model
+from rag.answer.assemble import assemble
+from rag.reader.base import make_reader
+from rag.reader.neural import NeuralReader
+from rag.reader.sentence import SentenceReader
+from rag.reader.weights import ReaderWeightsError, load_qa_model
 
 # one question per seed document, in the three languages (written for these tests)
 QUESTIONS = {
@@ -52,14 +54,14 @@ def test_off_topic_question_abstains(qa):
 
 
 def test_missing_weights_say_what_to_do(cfg, tmp_path):
-    from rag.models import ensure_embedder
+    from rag.models.loading import ensure_embedder
 
     with pytest.raises(ReaderWeightsError, match="not found"):
         load_qa_model(ensure_embedder(cfg), tmp_path)
 
 
 def test_corrupt_weights_are_detected(cfg, tmp_path):
-    from rag.models import ensure_embedder
+    from rag.models.loading import ensure_embedder
 
     shutil.copytree(cfg.reader_weights, tmp_path / "reader")
     weights = tmp_path / "reader" / "reader.safetensors"
@@ -94,7 +96,7 @@ def test_the_reader_reads_an_english_question_with_the_passages_own_names(qa, cf
 
 
 def test_a_simplified_question_is_read_in_a_traditional_passages_characters(qa):
-    from rag.language import CJK_RUN, fold
+    from rag.text.language import CJK_RUN, fold
 
     doc_id = next(d for d, doc in qa.index.documents.items() if doc.lang == "zh-Hant")
     chunk = next(c for c in qa.index.chunks if c.doc_id == doc_id

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.index import current_generation, load_index
+from rag.index.store import current_generation, load_index
 
 from .conftest import corpus_files, rag
 
@@ -202,7 +202,7 @@ def test_bad_questions_on_the_command_line(cfg, built_index, kind, record_proper
 def test_upload_names_cannot_escape(cfg, tmp_path, name, record_property):
     from dataclasses import replace
 
-    from rag.uploads import safe_name, upload_dir
+    from rag.ingest.uploads import safe_name, upload_dir
 
     local = replace(cfg, index_dir=tmp_path / "index")
     safe = safe_name(name)

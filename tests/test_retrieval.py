@@ -8,9 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from rag.language import latin_name_tokens, tokenize
-from rag.fusion_fit import RetrievalQuestion, channel_records, fit_fusion, save_fusion
-from rag.retrieval import CHANNELS, Fusion, FusionError, Retriever
+from rag.retrieval.fusion import CHANNELS, Fusion, FusionError
+from rag.retrieval.retriever import Retriever
+from rag.text.language import latin_name_tokens, tokenize
+from rag_train.fusion import RetrievalQuestion, channel_records, fit_fusion, save_fusion
 
 
 def test_shipped_fusion_loads_and_ranks_with_every_channel(cfg):

@@ -4,9 +4,16 @@ import random
 
 import pytest
 
-from rag.language import CJK, CJK_RUN, in_script_of
-from rag.qa_data import (SOURCES, QAExample, cross_lingual, load_sources, split_heldout, split_sources,
-                         translate_question)
+from rag.text.language import CJK, CJK_RUN, in_script_of
+from rag_train.data import (
+    SOURCES,
+    QAExample,
+    cross_lingual,
+    load_sources,
+    split_heldout,
+    split_sources,
+    translate_question,
+)
 from tests.test_answer_scoring import _squad
 
 
@@ -27,7 +34,7 @@ def test_each_source_keeps_its_own_held_out_articles(tmp_path):
 
 
 def test_a_share_of_chinese_articles_can_be_read_in_traditional_characters():
-    from rag.qa_data import in_traditional
+    from rag_train.data import in_traditional
 
     context = "据报道，张伟教授已于去年加入北京大学，担任人工智能研究院院长。"
     answer = "北京大学"
@@ -77,7 +84,7 @@ def test_training_sources_can_be_chosen_and_indonesian_facqa_loads(tmp_path):
 def test_hand_written_english_questions_are_on_held_out_articles_only():
     """data/human-en measures real English; none of its questions may come from training articles."""
     from rag.config import PROJECT_ROOT
-    from rag.qa_data import human_english_heldout, load_source
+    from rag_train.data import human_english_heldout, load_source
 
     rows = [line.split("\t") for line in
             (PROJECT_ROOT / "data" / "human-en" / "cmrc2018_heldout_en.tsv").read_text(encoding="utf-8").splitlines()]
@@ -93,7 +100,12 @@ def test_hand_written_english_questions_are_on_held_out_articles_only():
 def test_hand_written_english_training_questions_stay_on_training_articles():
     """data/human-en's training questions join training only when asked, and only for examples
     of training articles: none may reach an article the reader is measured on."""
-    from rag.qa_data import human_english, human_english_dir, load_source, training_sets
+    from rag_train.data import (
+        human_english,
+        human_english_dir,
+        load_source,
+        training_sets,
+    )
 
     texts = human_english(human_english_dir(), "cmrc2018", "train")
     # English as people write it: no Chinese characters, diacritics allowed ("Ōmagari")
@@ -111,7 +123,7 @@ def test_hand_written_english_training_questions_stay_on_training_articles():
 
 
 def test_english_training_questions_can_be_anchored_as_the_reader_reads_them():
-    from rag.qa_data import training_sets
+    from rag_train.data import training_sets
 
     qa_dir = _shared_cmrc()
     plain, _ = training_sets(qa_dir, names=("cmrc2018",))
@@ -145,8 +157,8 @@ def _shared_cmrc():
 def test_a_training_folder_resumes_only_the_data_it_was_started_with(cfg, tmp_path):
     from dataclasses import replace
 
-    from rag.models import ensure_embedder
-    from rag.reader_train import TrainSettings, _check_work_data, train
+    from rag.models.loading import ensure_embedder
+    from rag_train.reader import TrainSettings, _check_work_data, train
 
     started = TrainSettings(qa_dir=tmp_path / "data", work_dir=tmp_path / "work")
     (tmp_path / "work").mkdir()

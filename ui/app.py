@@ -1,7 +1,7 @@
 """The gradio app: chat with cited answers, sources, quote finder, documents and upload.
 
-Thin by design: every action calls ``rag`` (``QA.run``, ``find_quote``,
-``store_and_ingest``); this module only lays out components and renders results.
+Thin by design: every action calls ``rag``'s public API (``QA.run``, ``QA.find_quote``,
+``QA.documents``, ``store_and_ingest``); this module only lays out components and renders results.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 import gradio as gr
 
 from rag.config import Config
+from rag.ingest.uploads import store_and_ingest
 from rag.pipeline import QA, QuestionError
-from rag.retrieval import Filters
-from rag.uploads import store_and_ingest
+from rag.retrieval.retriever import Filters
 
 from . import render
 
@@ -44,11 +44,7 @@ JS = """() => {
 
 
 def _documents_table(qa: QA) -> list[list]:
-    index = qa.index
-    counts: dict[str, int] = {}
-    for c in index.chunks:
-        counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
-    return [[d.doc_id, d.lang, len(d.original), counts.get(d.doc_id, 0)] for d in index.documents.values()]
+    return [[d.doc_id, d.lang, d.characters, d.chunks] for d in qa.documents()]
 
 
 def build_app(qa: QA) -> gr.Blocks:
@@ -61,7 +57,7 @@ def build_app(qa: QA) -> gr.Blocks:
                  languages: list[str] | None = None) -> dict:
         """Answer a question; the same JSON as ``rag ask --json``."""
         try:
-            return qa.run(question, int(top_k or 5), filters(documents, languages)).to_json(qa.index)
+            return qa.run(question, int(top_k or 5), filters(documents, languages)).to_json()
         except QuestionError as exc:
             return dict(question=question, answers=[], passages=[], error=str(exc))
 
@@ -83,8 +79,8 @@ def build_app(qa: QA) -> gr.Blocks:
         if not value:
             return []
         source, start, end = value.rsplit("|", 2)
-        doc = qa.index.documents.get(source)
-        return render.in_document(doc.original, int(start), int(end)) if doc else []
+        original = qa.original_text(source)
+        return render.in_document(original, int(start), int(end)) if original is not None else []
 
     def lookup(text):
         return render.quotes_markdown(search_json(text)["matches"])
@@ -101,10 +97,10 @@ def build_app(qa: QA) -> gr.Blocks:
             lines.append(f"Indexed: {len(r.added)} added, {len(r.updated)} updated, {len(r.unchanged)} unchanged "
                          f"({r.chunks} chunks in the index).")
         lines += [f"❌ {render.esc(e)}" for e in report.errors]
-        names = sorted(qa.index.documents)
+        names = [d.doc_id for d in qa.documents()]
         return "\n\n".join(lines), _documents_table(qa), gr.update(choices=names)
 
-    index = qa.index
+    documents = qa.documents()
     with gr.Blocks(title="rag — ask your documents") as app:
         gr.Markdown("# Ask your documents\nAnswers are exact words from the sources, with citations. "
                     "Ask in English, 中文 or Bahasa Indonesia.")
@@ -117,8 +113,8 @@ def build_app(qa: QA) -> gr.Blocks:
                     send = gr.Button("Ask", variant="primary", elem_id="ask")
                     gr.Examples(EXAMPLES, inputs=[box], label="Examples")
                 with gr.Column(scale=2):
-                    docs = gr.Dropdown(sorted(index.documents), multiselect=True, label="Only these documents")
-                    langs = gr.CheckboxGroup(sorted({d.lang for d in index.documents.values()}), label="Only these languages")
+                    docs = gr.Dropdown([d.doc_id for d in documents], multiselect=True, label="Only these documents")
+                    langs = gr.CheckboxGroup(sorted({d.lang for d in documents}), label="Only these languages")
                     top_k = gr.Slider(1, 20, value=qa.cfg.top_k, step=1, label="Passages to read")
                     cites = gr.Dropdown([], label="Show a citation in its document", elem_id="citations")
                     context = gr.HighlightedText(label="In the document", elem_id="context",
@@ -153,7 +149,8 @@ def serve(cfg: Config, host: str = "127.0.0.1", port: int = 7860) -> None:
     log.info("Loading index and models…")
     ensure_index(cfg)
     qa = QA(cfg).warm_up()
-    log.info("Ready: %d documents, %d chunks", len(qa.index.documents), len(qa.index.chunks))
+    documents = qa.documents()
+    log.info("Ready: %d documents, %d chunks", len(documents), sum(d.chunks for d in documents))
     app = build_app(qa)
     app.queue(default_concurrency_limit=4).launch(
         server_name=host, server_port=port, css=CSS, js=JS, show_error=True, quiet=False,

@@ -1,0 +1,1 @@
+"""``rag bench``: the benchmark, outside the serving package (the ``[bench]`` extra adds Haystack and matplotlib)."""

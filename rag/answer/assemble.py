@@ -1,0 +1,113 @@
+"""Answers: reader spans → deduplicated answers with citations into the original text.
+
+An answer's ``text`` is the span as a reader sees it (cleaned: inline pinyin and junk
+removed); each citation gives ``start``/``end`` into the document's original text, and
+``original`` = ``original_text[start:end]`` exactly (equal to ``text`` unless cleaning
+removed something inside the span). The same answer found in several places, in
+traditional or simplified script, becomes one answer with several citations.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+from rag.evaluation import normalize_answer
+from rag.index.store import Index
+from rag.reader.base import Span
+from rag.text.language import CJK
+
+_SPACE = re.compile(r"\s+")
+_SENTENCE_END = re.compile(r"[。！？!?\n]|(?<=[a-z0-9)\]])\.(?=\s)")
+QUOTE_MAX = 160  # characters of context on each side at most
+
+
+@dataclass(frozen=True)
+class Citation:
+    source: str  # document file name
+    text: str  # the cited span as read (cleaned); script may differ from the answer's
+    start: int  # offsets into the original text
+    end: int
+    original: str  # original_text[start:end]
+    quote: str  # the sentence(s) around the answer (cleaned)
+    quote_start: int  # original offsets of the quote
+    quote_end: int
+    answer_in_quote: tuple[int, int]  # where the answer sits inside ``quote``
+    score: float
+
+
+@dataclass
+class Answer:
+    text: str
+    score: float
+    citations: list[Citation] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        first = self.citations[0]
+        return dict(text=self.text, score=round(self.score, 4), source=first.source, start=first.start,
+                    end=first.end, quote=first.quote, original=first.original,
+                    citations=[dict(asdict(c), answer_in_quote=list(c.answer_in_quote)) for c in self.citations])
+
+
+def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """The sentence(s) of ``text`` containing ``[start, end)``, at most QUOTE_MAX each side."""
+    lo = max(0, start - QUOTE_MAX)
+    ends = [m.end() for m in _SENTENCE_END.finditer(text, lo, start)]
+    q0 = ends[-1] if ends else lo
+    m = _SENTENCE_END.search(text, end, min(len(text), end + QUOTE_MAX))
+    q1 = m.end() if m else min(len(text), end + QUOTE_MAX)
+    if _inside_word(text, q0):  # a long sentence cut short: start and end at whole words
+        space = _SPACE.search(text, q0, start)
+        q0 = space.end() if space else q0
+    if _inside_word(text, q1):
+        spaces = [m.start() for m in _SPACE.finditer(text, end, q1)]
+        q1 = spaces[-1] if spaces else q1
+    while q0 < start and text[q0].isspace():
+        q0 += 1
+    while q1 > end and text[q1 - 1].isspace():
+        q1 -= 1
+    return q0, q1
+
+
+def _inside_word(text: str, i: int) -> bool:
+    """Whether ``i`` falls between two letters or digits of a Latin-script word."""
+    return 0 < i < len(text) and all(c.isalnum() and not CJK.match(c) for c in (text[i - 1], text[i]))
+
+
+def cite(index: Index, span: Span) -> Citation:
+    doc = index.documents[span.passage.chunk.doc_id]
+    cleaned = doc.cleaned
+    start, end = cleaned.original_span(span.start, span.end)
+    q0, q1 = sentence_bounds(cleaned.text, span.start, span.end)
+    qs, qe = cleaned.original_span(q0, q1)
+    return Citation(doc.doc_id, cleaned.text[span.start:span.end], start, end, doc.original[start:end],
+                    cleaned.text[q0:q1], qs, qe,
+                    (span.start - q0, span.end - q0), round(span.score, 4))
+
+
+def assemble(index: Index, spans: list[Span], limit: int, threshold: float) -> list[Answer]:
+    """Group spans by their folded text; keep answers scoring at least ``threshold``."""
+    answers: dict[str, Answer] = {}
+    for span in sorted(spans, key=lambda s: -s.score):
+        if span.score < threshold:
+            break
+        doc = index.documents[span.passage.chunk.doc_id]
+        text = doc.cleaned.text[span.start:span.end]
+        key = normalize_answer(text)
+        if not key:
+            continue
+        cit = cite(index, span)
+        if key in answers:
+            if all((c.source, c.start) != (cit.source, cit.start) for c in answers[key].citations):
+                answers[key].citations.append(cit)
+            continue
+        if _overlaps(key, answers):
+            continue
+        if len(answers) < limit:
+            answers[key] = Answer(text, span.score, [cit])
+    return list(answers.values())
+
+
+def _overlaps(key: str, answers: dict[str, Answer]) -> bool:
+    """A span contained in (or containing) an answer already kept is a variant of it."""
+    return any(key in k or k in key for k in answers)

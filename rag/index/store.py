@@ -1,0 +1,279 @@
+"""The on-disk index: documents, chunks, vectors (faiss), BM25 (bm25s) and a manifest.
+
+Layout of an index directory::
+
+    index/CURRENT          name of the live generation (replaced atomically)
+    index/gen-<id>/        manifest.json, documents.jsonl, offsets.npy, chunks.jsonl,
+                           <field>.npy + <field>.faiss per dense field, bm25/, pinyin/
+    index/.lock            held by a writer
+
+A writer builds a complete new generation, then swaps CURRENT with ``os.replace``:
+a crash at any moment leaves the previous generation live. Loading validates the
+manifest (format version, model checksum, file sizes, counts) and says what to do
+when something is off. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.errors import IndexLocked, IndexUnusable, IndexWriteError
+from rag.ingest.chunks import Chunk
+from rag.ingest.cleaning import MappedText
+from rag.ingest.documents import Document
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+FILES = ("documents.jsonl", "offsets.npy", "chunks.jsonl")
+LEXICAL = ("bm25", "pinyin")  # BM25 over words, BM25 over names (pinyin n-grams, Latin full names)
+LEXICAL_TOKENS = "words+names-v3"  # what ``lexical_tokens`` makes; a change refreshes the lexical fields
+
+
+@dataclass(eq=False)  # identity semantics: one loaded generation is one object
+class Index:
+    """A loaded, validated index generation."""
+
+    path: Path
+    manifest: dict
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    vectors: dict[str, np.ndarray]  # dense field → [n_chunks, dim] (memory-mapped)
+    dense: dict[str, object]  # dense field → faiss.Index
+    lexical: dict[str, object]  # "bm25" / "pinyin" → bm25s.BM25
+
+    @property
+    def generation(self) -> str:
+        return self.path.name
+
+
+# ---- dense index choice ---------------------------------------------------------
+
+def build_dense(vectors: np.ndarray, exact_max: int):
+    """Exact inner product (``IndexFlatIP``) up to ``exact_max`` vectors, HNSW above.
+
+    Vectors are L2-normalised, so inner product is cosine similarity. HNSW (M=32,
+    efConstruction=200, efSearch=256): on 65 000 chunks recall@10 0.98 of exact search at
+    0.4 ms a query (efConstruction 80 / efSearch 128 gave 0.91); see ``rag bench``.
+    """
+    import faiss
+
+    dim = vectors.shape[1]
+    if len(vectors) <= exact_max:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 200
+        index.hnsw.efSearch = 256
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def _bm25s():
+    import bm25s
+
+    # bm25s sets its own logger to DEBUG on import; keep it at the application's level
+    logging.getLogger("bm25s").setLevel(max(logging.getLogger().getEffectiveLevel(), logging.WARNING))
+    return bm25s
+
+
+# ---- writing ----------------------------------------------------------------------
+
+@contextlib.contextmanager
+def write_lock(index_dir: Path):
+    """Exclusive writer lock; a second writer is refused with a clear message."""
+    import fcntl
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    fh = open(index_dir / ".lock", "w")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        fh.close()
+        raise IndexLocked(f"another ingest is writing {index_dir}; wait for it to finish and retry") from exc
+    try:
+        yield
+    finally:
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
+
+
+def _write_jsonl(path: Path, rows) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def lexical_tokens(field: str, text: str) -> list[str]:
+    """A chunk's tokens in a lexical field: words, or names (pinyin of Chinese character
+    windows and full names in Latin letters, so "Ma Weiying" meets 馬維英 and itself)."""
+    from rag.text.language import latin_name_tokens, pinyin_tokens, tokenize
+
+    if field == "bm25":
+        return tokenize(text) or ["\u2205"]
+    return (pinyin_tokens(text) + latin_name_tokens(text)) or ["\u2205"]
+
+
+def write_index(index_dir: Path, documents: list[Document], chunks: list[Chunk],
+                vectors: dict[str, np.ndarray], settings: dict, exact_max: int) -> Path:
+    """Write a new generation and make it live atomically. Caller holds ``write_lock``."""
+    import faiss
+
+    bm25s = _bm25s()
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    gen = index_dir / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    tmp = index_dir / (".tmp-" + gen.name)
+    tmp.mkdir()
+    try:
+        offsets, rows, pos = [], [], 0
+        for d in documents:
+            offsets.append(np.asarray(d.cleaned.offsets, dtype=np.int64))
+            rows.append(dict(doc_id=d.doc_id, path=d.path, lang=d.lang, sha256=d.sha256,
+                             original=d.original, cleaned=d.cleaned.text,
+                             offsets=[pos, pos + len(d.cleaned.offsets)]))
+            pos += len(d.cleaned.offsets)
+        _write_jsonl(tmp / "documents.jsonl", rows)
+        np.save(tmp / "offsets.npy", np.concatenate(offsets) if offsets else np.zeros(0, np.int64))
+        _write_jsonl(tmp / "chunks.jsonl", (asdict(c) for c in chunks))
+        files = list(FILES)
+        dense_types = {}
+        for field, matrix in vectors.items():
+            matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+            np.save(tmp / f"{field}.npy", matrix)
+            dense = build_dense(matrix, exact_max)
+            faiss.write_index(dense, str(tmp / f"{field}.faiss"))
+            dense_types[field] = dict(index=type(dense).__name__, dim=int(matrix.shape[1]))
+            files += [f"{field}.npy", f"{field}.faiss"]
+        for field in LEXICAL:
+            bm25 = bm25s.BM25()
+            bm25.index([lexical_tokens(field, c.text) for c in chunks], show_progress=False)
+            bm25.save(str(tmp / field), show_progress=False)
+        manifest = dict(
+            format_version=FORMAT_VERSION, created=time.strftime("%Y-%m-%dT%H:%M:%S"),
+            dense=dense_types, n_documents=len(documents), n_chunks=len(chunks),
+            documents={d.doc_id: dict(sha256=d.sha256, path=d.path, lang=d.lang,
+                                      chunks=sum(c.doc_id == d.doc_id for c in chunks)) for d in documents},
+            files={name: (tmp / name).stat().st_size for name in files},
+            **settings,
+        )
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
+        _fsync_dir(tmp)
+        tmp.rename(gen)
+        pointer = index_dir / (".CURRENT-" + uuid.uuid4().hex[:6])
+        pointer.write_text(gen.name + "\n")
+        with open(pointer) as fh:
+            os.fsync(fh.fileno())
+        os.replace(pointer, index_dir / CURRENT)
+        _fsync_dir(index_dir)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        free = shutil.disk_usage(index_dir).free / 1e6
+        raise IndexWriteError(
+            f"could not write the new index in {index_dir} ({exc}; {free:.1f} MB free on that disk). "
+            "Free some space or choose another --index, then run the ingest again; "
+            "the previous index is still live and unchanged.") from exc
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _remove_stale(index_dir, keep=gen.name)
+    return gen
+
+
+def _fsync_dir(path: Path) -> None:
+    for f in path.rglob("*"):
+        if f.is_file():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_stale(index_dir: Path, keep: str) -> None:
+    """Old generations and leftovers of interrupted writers (a reader may still map
+    the previous generation, so it is kept one round)."""
+    gens = sorted((p for p in index_dir.glob("gen-*") if p.name != keep), key=lambda p: p.stat().st_mtime)
+    for p in gens[:-1] + list(index_dir.glob(".tmp-gen-*")) + list(index_dir.glob(".CURRENT-*")):
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+
+
+# ---- reading ------------------------------------------------------------------------
+
+def current_generation(index_dir: Path) -> Path | None:
+    pointer = Path(index_dir) / CURRENT
+    if not pointer.is_file():
+        return None
+    return Path(index_dir) / pointer.read_text().strip()
+
+
+def current_manifest(index_dir: Path) -> dict | None:
+    """The live generation's manifest, or None when there is none or it cannot be read
+    (``load_index`` then says what is wrong)."""
+    gen = current_generation(index_dir)
+    try:
+        return json.loads((gen / "manifest.json").read_text(encoding="utf-8")) if gen else None
+    except (OSError, ValueError):
+        return None
+
+
+def load_index(index_dir: Path, embedder_sha256: str | None = None) -> Index:
+    """Load and validate the live generation; raise ``IndexUnusable`` saying what to do."""
+    import faiss
+
+    bm25s = _bm25s()
+    index_dir = Path(index_dir)
+    fix = f"rebuild it with: rag ingest <your documents> --index {index_dir} --rebuild"
+    gen = current_generation(index_dir)
+    if gen is None:
+        raise IndexUnusable(f"no index at {index_dir} (no {CURRENT} file); build one with: rag ingest PATH --index {index_dir}")
+    try:
+        manifest = json.loads((gen / "manifest.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise IndexUnusable(f"index {gen} has a missing or unreadable manifest ({exc}); {fix}") from exc
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexUnusable(f"index {gen} has format version {manifest.get('format_version')}, "
+                          f"this rag reads version {FORMAT_VERSION}; {fix}")
+    if embedder_sha256 and manifest.get("embedder_sha256") != embedder_sha256:
+        raise IndexUnusable(f"index {gen} was built with other embedding weights "
+                          f"({str(manifest.get('embedder_sha256'))[:12]}…); {fix}")
+    for name, size in manifest.get("files", {}).items():
+        path = gen / name
+        if not path.is_file() or path.stat().st_size != size:
+            raise IndexUnusable(f"index file {path} is missing or truncated; {fix}")
+    try:
+        offsets = np.load(gen / "offsets.npy", mmap_mode="r")
+        documents = {}
+        for line in open(gen / "documents.jsonl", encoding="utf-8"):
+            row = json.loads(line)
+            lo, hi = row["offsets"]
+            documents[row["doc_id"]] = Document(
+                row["doc_id"], row["path"], row["original"],
+                MappedText(row["cleaned"], offsets[lo:hi]), row["lang"], row["sha256"])
+        chunks = [Chunk(**json.loads(line)) for line in open(gen / "chunks.jsonl", encoding="utf-8")]
+        fields = list(manifest["dense"])
+        vectors = {f: np.load(gen / f"{f}.npy", mmap_mode="r") for f in fields}
+        # IO_FLAG_MMAP_IFC maps the stored vectors instead of copying them into memory
+        dense = {f: faiss.read_index(str(gen / f"{f}.faiss"), faiss.IO_FLAG_MMAP_IFC) for f in fields}
+        lexical = {f: bm25s.BM25.load(str(gen / f), mmap=True, show_progress=False) for f in LEXICAL}
+    except Exception as exc:  # any parse failure means the same thing to the user
+        raise IndexUnusable(f"index {gen} is corrupt ({type(exc).__name__}: {exc}); {fix}") from exc
+    counts = {len(chunks), manifest.get("n_chunks")}
+    counts |= {len(v) for v in vectors.values()} | {d.ntotal for d in dense.values()}
+    if len(counts) != 1 or len(documents) != manifest.get("n_documents"):
+        raise IndexUnusable(f"index {gen} is inconsistent (chunk/vector counts {sorted(map(str, counts))}); {fix}")
+    return Index(gen, manifest, documents, chunks, vectors, dense, lexical)

@@ -1,0 +1,1 @@
+"""Stage 1, documents → chunks: read files, clean them with an offset map, split into chunks."""

@@ -1,0 +1,135 @@
+"""Ingest: files → documents → chunks → vectors → a new index generation, incrementally.
+
+Unchanged documents (same bytes, same model, same chunker) keep their chunks and
+vectors; changed and new ones are processed; documents that were ingested from under
+one of the given paths and are no longer there are dropped. Documents from elsewhere
+are kept. A bad file is reported and never indexed; if an earlier version of it is in
+the index, that version stays.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from rag.config import Config
+from rag.index.embeddings import FIELDS, Embedder
+from rag.index.store import (
+    LEXICAL_TOKENS,
+    IndexUnusable,
+    load_index,
+    write_index,
+    write_lock,
+)
+from rag.ingest.chunks import split_document
+from rag.ingest.documents import Document, DocumentError, find_files, load_document
+from rag.models.loading import EMBEDDER_NAME, embedder_checksum
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    chunks: int = 0
+    generation: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+
+def index_settings(cfg: Config) -> dict:
+    return dict(embedder=EMBEDDER_NAME, embedder_sha256=embedder_checksum(), lexical=LEXICAL_TOKENS,
+                chunker=dict(size=cfg.chunk_size, overlap=cfg.chunk_overlap, splitter="recursive-v1"))
+
+
+def _previous(cfg: Config, settings: dict, rebuild: bool):
+    """The live index if it can be reused for unchanged documents, else None."""
+    if rebuild:
+        return None
+    try:
+        old = load_index(cfg.index_dir)
+    except IndexUnusable as exc:
+        if (Path(cfg.index_dir) / "CURRENT").exists():
+            log.warning("existing index not reused: %s", exc)
+        return None
+    same = all(old.manifest.get(k) == settings[k] for k in ("embedder_sha256", "chunker"))
+    return old if same else None
+
+
+def _under(path: str, roots: list[Path]) -> bool:
+    p = Path(path).resolve()
+    return any(p == r or r in p.parents for r in roots)
+
+
+def ingest(paths: list[Path], cfg: Config, rebuild: bool = False, progress: bool = True) -> IngestReport:
+    """Bring the index at ``cfg.index_dir`` in line with ``paths``."""
+    report = IngestReport()
+    roots = [Path(p).resolve() for p in paths]
+    files = find_files([Path(p) for p in paths])
+    settings = index_settings(cfg)
+    with write_lock(Path(cfg.index_dir)):
+        old = _previous(cfg, settings, rebuild)
+        old_docs = dict(old.documents) if old else {}
+        docs: dict[str, Document] = {}
+        for path in tqdm(files, desc="Reading", unit="file", disable=not progress):
+            try:
+                doc = load_document(path.resolve(), int(cfg.max_file_mb * 1e6))
+            except DocumentError as exc:
+                report.errors.append(str(exc))
+                log.error("skipped %s", exc)
+                continue
+            if doc.doc_id in docs:
+                report.errors.append(f"{path}: another file named {doc.doc_id} is already in this ingest; rename one")
+                continue
+            docs[doc.doc_id] = doc
+        for doc_id, doc in old_docs.items():  # kept: from elsewhere, or now unreadable
+            if doc_id not in docs and (not _under(doc.path, roots) or Path(doc.path).exists()):
+                docs[doc_id] = doc
+        kept: dict[str, list[int]] = {}  # doc id → its chunk rows in the old index
+        if old:
+            for row, chunk in enumerate(old.chunks):
+                kept.setdefault(chunk.doc_id, []).append(row)
+        todo = []
+        for doc_id, doc in docs.items():
+            prev = old_docs.get(doc_id)
+            if prev is not None and prev.sha256 == doc.sha256 and doc_id in kept:
+                report.unchanged.append(doc_id)
+            else:
+                (report.updated if prev is not None else report.added).append(doc_id)
+                todo.append(doc)
+        report.removed = sorted(set(old_docs) - set(docs))
+        pending = {d.doc_id for d in todo}
+        if old and not report.changed and old.manifest.get("lexical") == settings["lexical"]:
+            report.generation, report.chunks = old.generation, len(old.chunks)
+            return report
+        new_chunks = [c for d in todo for c in split_document(d, cfg.chunk_size, cfg.chunk_overlap)]
+        new_vectors = Embedder(cfg).passages([c.text for c in new_chunks], progress=progress)
+        fresh: dict[str, list[int]] = {}
+        for row, chunk in enumerate(new_chunks):
+            fresh.setdefault(chunk.doc_id, []).append(row)
+        chunks, parts = [], {f: [] for f in FIELDS}
+        for doc_id in sorted(docs):
+            source, rows = (new_chunks, new_vectors), fresh.get(doc_id, [])
+            if doc_id not in pending:
+                source, rows = (old.chunks, old.vectors), kept[doc_id]
+            if not rows:
+                continue
+            chunks += [source[0][r] for r in rows]
+            for f in FIELDS:
+                parts[f].append(np.asarray(source[1][f][rows], dtype=np.float32))
+        matrix = {f: np.vstack(parts[f]) if parts[f] else np.zeros((0, 1), np.float32) for f in FIELDS}
+        ordered = [docs[d] for d in sorted(docs)]
+        gen = write_index(Path(cfg.index_dir), ordered, chunks, matrix, settings, cfg.exact_max_vectors)
+        report.generation, report.chunks = gen.name, len(chunks)
+    return report
+

@@ -1,0 +1,69 @@
+"""Uploads: copy user files into the data directory under safe names, then ingest them.
+
+A file that cannot be a document (wrong type, too large, binary, empty, undecodable)
+is refused before anything is written, so a bad upload changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.config import Config
+from rag.ingest.documents import SUPPORTED, DocumentError, load_document
+from rag.ingest.incremental import IngestReport, ingest
+
+
+@dataclass
+class UploadReport:
+    stored: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    ingest: IngestReport | None = None
+
+
+def upload_dir(cfg: Config) -> Path:
+    return Path(cfg.index_dir) / "uploads"
+
+
+def safe_name(name: str) -> str:
+    """A file name with no directories, no control or path characters, never hidden."""
+    base = unicodedata.normalize("NFC", str(name)).replace("\\", "/").split("/")[-1]
+    base = re.sub(r"[\x00-\x1f\x7f:*?\"<>|]", "", base).strip().strip(".")
+    base = re.sub(r"\s+", "_", base)
+    return base[:120] or "upload.txt"
+
+
+def store_and_ingest(files: list[tuple[str, Path]], cfg: Config, progress: bool = False) -> UploadReport:
+    """``files`` are (name the user gave, temporary path) pairs."""
+    report = UploadReport()
+    target = upload_dir(cfg)
+    target.mkdir(parents=True, exist_ok=True)
+    accepted = []
+    for given, tmp in files:
+        name = safe_name(given)
+        if Path(name).suffix.lower() not in SUPPORTED - {""}:
+            report.errors.append(f"{given}: unsupported file type; upload .txt, .md, .html or .pdf")
+            continue
+        try:
+            load_document(Path(tmp), int(cfg.max_file_mb * 1e6), doc_id=name)  # validate first
+        except DocumentError as exc:
+            report.errors.append(f"{given}: {exc.reason}")
+            continue
+        dest = target / name
+        if dest.exists() and _digest(dest) != _digest(Path(tmp)):
+            dest = target / f"{dest.stem}-{_digest(Path(tmp))[:8]}{dest.suffix}"
+        shutil.copyfile(tmp, dest)
+        accepted.append(dest)
+        report.stored.append(dest.name)
+    if accepted:
+        report.ingest = ingest(accepted, cfg, progress=progress)
+        report.errors += report.ingest.errors
+    return report
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -1,0 +1,1 @@
+"""The one place models are loaded (lazily, once) and converted from their packages."""

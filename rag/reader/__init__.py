@@ -1,0 +1,1 @@
+"""Stage 4, reading: from retrieved passages, the exact spans that answer the question."""

@@ -1,0 +1,1 @@
+"""Stage 3, retrieval: candidate chunks from every channel, fused into ranked passages."""

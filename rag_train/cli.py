@@ -1,0 +1,84 @@
+"""The training verbs of the ``rag`` command: ``train-reader`` and ``fit-scorer``
+(registered through the ``rag.commands`` entry point; the product never imports this)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+
+from rag.cli import config_from_args
+from rag.text.crosslingual import ANCHOR_MODES
+
+log = logging.getLogger("rag")
+
+
+def cmd_train_reader(args) -> int:
+    from rag.models.loading import ensure_embedder
+    from rag_train.reader import TrainSettings, export, train
+
+    cfg = config_from_args(args)
+    # without --sources, TrainSettings' default (the shipped reader's sources) applies
+    chosen = {} if args.sources is None else dict(sources=tuple(n.strip() for n in args.sources.split(",") if n.strip()))
+    settings = TrainSettings(qa_dir=args.data, work_dir=args.work or Path(cfg.home) / "reader-train", epochs=args.epochs,
+                             lr=args.lr, init_from=args.init, human_english_repeat=args.human_english_repeat,
+                             question_anchors=args.question_anchors, traditional=args.traditional, **chosen)
+    embedder = ensure_embedder(cfg)
+    if not args.export_only:
+        train(settings, embedder)
+    meta = export(settings, embedder, cfg.reader_weights)
+    log.info("reader exported to %s: held-out %s", cfg.reader_weights, json.dumps(meta["heldout"]))
+    return 0
+
+
+def cmd_fit_scorer(args) -> int:
+    from rag_train.fusion import save_fusion
+    from rag_train.scorer import ABSTAIN_SHARE, ANSWER_SHARE, FitSettings, collect, fit, save
+
+    cfg = config_from_args(args)
+    with tempfile.TemporaryDirectory(prefix="rag-fit-") as tmp:
+        fusion, records = collect(cfg, FitSettings(qa_dir=args.data, work_dir=Path(args.work or tmp)))
+    scorer, report = fit(records)
+    path = save(scorer, report, cfg.reader_weights, cfg.reader_runtime)
+    log.info("answer scorer (%s) written to %s", cfg.reader_runtime, path)
+    log.info("retrieval fusion written to %s", save_fusion(fusion, cfg.retrieval_fusion))
+    for row in report["scorer"]["thresholds"] + [report["scorer"]["at_threshold"]]:
+        log.info("threshold %.2f: answers %.0f%% of answerable (%.0f%% right), abstains on %.0f%% of unanswerable",
+                 row["threshold"], 100 * row["answered"], 100 * row["right"], 100 * row["abstained"])
+    log.info("chosen threshold %.2f: the widest margin over abstaining on %.0f%% of unanswerable and answering "
+             "%.0f%% of answerable held-out questions (fit half)",
+             report["scorer"]["threshold"], 100 * ABSTAIN_SHARE, 100 * ANSWER_SHARE)
+    return 0
+
+
+def register(verb) -> None:
+    """Add the training verbs to the ``rag`` command (``verb`` is ``rag.cli``'s verb factory)."""
+    data_help = "folder with the SQuAD-format training files (e.g. ../shared/qa-train)"
+    s = verb("train-reader", cmd_train_reader, "Train the extractive reader (resumable) and export its weights.")
+    s.add_argument("--data", type=Path, required=True, help=data_help)
+    s.add_argument("--work", type=Path, default=None, help="checkpoint folder (default: RAG_HOME/reader-train)")
+    s.add_argument("--epochs", type=float, default=2.0)
+    s.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (lower to continue from --init)")
+    s.add_argument("--export-only", action="store_true", help="only export the latest checkpoint")
+    s.add_argument("--init", type=Path, default=None,
+                   help="exported reader weights to start from when the checkpoint folder is empty (e.g. models/reader)")
+    s.add_argument("--sources", default=None,
+                   help="comma-separated training sources (default: cmrc2018,facqa, the shipped reader's; "
+                        "drcd is in data/qa-extra)")
+    s.add_argument("--human-english-repeat", type=int, default=0,
+                   help="add the hand-written English questions of training examples (data/human-en), each this "
+                        "many times per epoch")
+    s.add_argument("--question-anchors", choices=ANCHOR_MODES, default="off",
+                   help="train on English questions anchored to their passage's names and words, as the reader "
+                        "reads them (RAG_QUESTION_ANCHORS); default off, as the shipped reader was trained")
+    s.add_argument("--traditional", type=float, default=0.0,
+                   help="share of Chinese training articles whose passages are read in traditional characters "
+                        "(questions as asked); default 0, as the shipped reader was trained")
+
+    s = verb("fit-scorer", cmd_fit_scorer, "Fit the retrieval fusion and then the answer scorer on held-out articles "
+                                           "run through retrieval and the reader; writes the fusion into "
+                                           "models/retrieval.json and the scorer into the reader's reader.json.")
+    s.add_argument("--data", type=Path, required=True, help=data_help)
+    s.add_argument("--work", type=Path, default=None,
+                   help="keep the fit collection, its index and the collected candidates here (reused by the next run)")
