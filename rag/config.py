@@ -44,7 +44,7 @@ class Config:
     read_first: int = 2  # …first this many, and the rest only if no answer is this confident:
     confident: float = 0.8
     # reader windows (tokens, question included) and their overlap, as in training; 384/128 (a whole
-    # passage in one window) tied on held-out accuracy and speed (models/reader/MODEL_CARD.md)
+    # passage in one window) tied on held-out accuracy and speed (docs/experiments/reader-and-scorer.md)
     read_window: int = 256
     read_stride: int = 96
     span_candidates: int = 3  # best spans kept from each window for the answer scorer to choose among

@@ -1,6 +1,6 @@
 """Training data for the reader: SQuAD-format loading, a held-out split, and augmentation.
 
-Augmentations (each measured in models/reader/MODEL_CARD.md):
+Augmentations (each measured in docs/experiments/reader-and-scorer.md):
 - cross-lingual questions: a question over a Chinese passage rendered into English word by
   word with CC-CEDICT (``rag.text.crosslingual``), its question phrase moved to the front in most
   renderings; words the dictionary lacks, and person names, become capitalised pinyin, the

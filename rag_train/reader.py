@@ -1,8 +1,9 @@
 """Train the reader's span head on the e5-small encoder, resumably, on the CPU.
 
 ``rag train-reader`` runs this. Checkpoints (weights + optimiser + step) go to
-``--work DIR`` every ``--save-every`` steps and a restarted run continues from the last
-one; ``--export`` writes the fp16 delta into models/reader with held-out figures.
+``--work DIR`` every ``TrainSettings.save_every`` steps and a restarted run continues from
+the last one; then ``export`` writes the fp16 delta into models/reader with held-out
+figures (``--export-only`` does only that).
 """
 
 from __future__ import annotations

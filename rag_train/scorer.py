@@ -232,7 +232,7 @@ def choose_threshold(outcomes, abstain: float = ABSTAIN_SHARE, answer: float = A
     """The threshold (0.01 steps) that meets both floors with the widest margin: the largest
     min(abstained − ``abstain``, answered − ``answer``), the lowest such one on ties.
 
-    The lowest threshold that just reaches ``abstain`` (the rule until session 10) abstained
+    The lowest threshold that just reaches ``abstain`` (a simpler rule, measured) abstained
     on 0.52 of unanswerable questions of unseen articles on average and 0.37 in the worst of
     ten splits: a floor met only on the data that set it is met half the time.
     """

@@ -72,3 +72,46 @@ def test_ingest_rejects_bad_file_and_keeps_index(cfg, built_index, tmp_path):
     assert proc.returncode == 1
     assert "photo.txt" in proc.stderr.decode() and "binary" in proc.stderr.decode()
     assert current_generation(index) == before
+
+
+def test_common_options_before_or_after_the_verb(capsys):
+    from rag.cli import build_parser
+
+    parser = build_parser()
+    before = parser.parse_args(["-q", "--index", "/x", "ask", "q"])
+    after = parser.parse_args(["ask", "q", "-q", "-v", "--index", "/x"])
+    assert (before.quiet, str(before.index)) == (True, "/x")
+    assert (after.quiet, after.verbose, str(after.index)) == (True, True, "/x")
+    assert not parser.parse_args(["ask", "q"]).quiet
+    for verb in ("ask", "search", "ingest", "eval", "serve", "bench", "train-reader", "fit-scorer"):
+        with pytest.raises(SystemExit):
+            parser.parse_args([verb, "--help"])
+        shown = capsys.readouterr().out
+        assert all(flag in shown for flag in ("--verbose", "--quiet", "--index")), verb
+
+
+def test_exit_codes_are_decided_by_the_error_kind(monkeypatch, caplog):
+    import rag.cli
+    from rag.errors import EXIT_BUG, IndexUnusable
+
+    def unusable(args):
+        raise IndexUnusable("no index here; build one with: rag ingest PATH")
+
+    def bug(args):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(rag.cli, "cmd_search", unusable)
+    assert rag.cli.main(["search", "x"]) == 2
+    assert "build one with" in caplog.text and "Traceback" not in caplog.text
+    caplog.clear()
+    monkeypatch.setattr(rag.cli, "cmd_search", bug)
+    assert rag.cli.main(["search", "x"]) == EXIT_BUG == 3
+    assert "ZeroDivisionError" in caplog.text and "-v" in caplog.text and "Traceback" not in caplog.text
+    caplog.clear()
+    assert rag.cli.main(["search", "x", "-v"]) == 3
+    assert "Traceback" in caplog.text  # with -v, a bug keeps its traceback
+
+
+def test_a_missing_evaluation_file_is_an_input_error(tmp_path):
+    proc = rag("eval", str(tmp_path / "nope.jsonl"), "--index", str(tmp_path / "index"))
+    assert proc.returncode == 2 and "nope.jsonl" in proc.stderr.decode() and b"Traceback" not in proc.stderr

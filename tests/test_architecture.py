@@ -1,0 +1,79 @@
+"""The layout holds: serving never imports training or benchmark code, modules stay small,
+the UI uses the public API, and the docs describe the product rather than its history."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag.config import PROJECT_ROOT
+
+SERVING = ("rag", "ui")
+OUTSIDE = ("rag_train", "rag_bench")
+
+
+def _modules(*folders: str) -> list[Path]:
+    return sorted(p for f in folders for p in (PROJECT_ROOT / f).rglob("*.py"))
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module an import statement in ``path`` names, at any depth of the file."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", _modules(*SERVING), ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
+def test_serving_never_imports_training_or_benchmark_code(path):
+    bad = {n for n in _imports(path) if n.split(".")[0] in OUTSIDE}
+    assert not bad, f"{path} imports {bad}"
+
+
+def test_the_ui_uses_only_the_public_api():
+    allowed = {"rag", "rag.config", "rag.pipeline", "rag.retrieval.retriever", "rag.ingest.uploads"}
+    for path in _modules("ui"):
+        used = {n for n in _imports(path) if n.split(".")[0] == "rag"}
+        assert used <= allowed, f"{path} reaches into {used - allowed}"
+        assert ".index." not in path.read_text(encoding="utf-8"), f"{path} reads the index directly"
+
+
+def test_no_module_over_400_lines():
+    long = {str(p): n for p in _modules("rag", "ui", "rag_train", "bench")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400}
+    assert not long
+
+
+def test_stages_are_packages():
+    assert {p.name for p in (PROJECT_ROOT / "rag").iterdir() if (p / "__init__.py").is_file()} >= {
+        "ingest", "index", "retrieval", "reader", "answer"}
+
+
+def test_answering_loads_no_training_code():
+    """A process that answers from the public API never has rag_train or rag_bench in memory."""
+    code = ("import sys, rag, rag.cli, rag.pipeline, rag_ui.app; rag.cli.build_parser(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('rag_train', 'rag_bench')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    # the CLI's parser registers the training and bench verbs: only their small cli modules load
+    assert set(eval(out)) <= {"rag_train", "rag_train.cli", "rag_bench", "rag_bench.cli"}, out
+
+
+def test_docs_describe_the_product_not_its_history():
+    texts = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").rglob("*.md")),
+             *sorted((PROJECT_ROOT / "models").rglob("*.md")), *sorted((PROJECT_ROOT / "data").rglob("*.md")),
+             *_modules("rag", "ui", "rag_train", "bench")]
+    library_terms = re.compile(r"InferenceSession|SessionOptions|self\.session|\.session\b|session\.config|"
+                               r"scope=\"session\"|intra_op")
+    for path in texts:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if re.search(r"\bsessions?\b", line, re.I) and not library_terms.search(line):
+                pytest.fail(f"{path.relative_to(PROJECT_ROOT)}:{n} tells history: {line.strip()[:100]}")
+    assert len((PROJECT_ROOT / "README.md").read_text(encoding="utf-8")) <= 8000
