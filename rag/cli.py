@@ -23,7 +23,7 @@ from rag.errors import EXIT_BUG, EXIT_OK, EXIT_REJECTED, RagError
 log = logging.getLogger("rag")
 
 PLUGIN_GROUP = "rag.commands"  # entry points: ``register(verb)`` adds a package's verbs
-NOISY = ("faiss", "sentence_transformers", "httpx", "transformers", "bm25s", "jieba", "haystack", "accelerate")
+OURS = ("rag", "rag_ui", "rag_train", "rag_bench")  # logger names of this project's packages
 
 
 def config_from_args(args) -> Config:
@@ -211,13 +211,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _logging(args) -> None:
+    """Our loggers at the chosen level; other libraries' only from WARNING (everything under -v)."""
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     if args.quiet:  # no progress bars either (ours use tqdm, transformers' too)
         os.environ["TQDM_DISABLE"] = "1"
         os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in NOISY:
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for ours in OURS:
+        logging.getLogger(ours).setLevel(level)
 
 
 def main(argv: list[str] | None = None) -> int:

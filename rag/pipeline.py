@@ -14,6 +14,7 @@ from rag.answer.quotes import QuoteMatch, find_quote, lookup_request, lookup_spa
 from rag.config import Config
 from rag.errors import InputError
 from rag.index.store import LEXICAL_TOKENS, Index, current_generation, current_manifest, load_index
+from rag.ingest.documents import title_of
 from rag.reader.base import make_reader
 from rag.retrieval.retriever import Filters, Passage, Retriever
 
@@ -46,9 +47,20 @@ class DocumentInfo:
     """What the index holds of one document, for listings."""
 
     doc_id: str
+    title: str
     lang: str
     characters: int
     chunks: int
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    """A stretch of a document's cleaned text (as it was read) with one span marked in it."""
+
+    doc_id: str
+    text: str
+    mark: tuple[int, int]  # the marked span inside ``text``
+    truncated: tuple[bool, bool]  # whether text was cut before / after the stretch
 
 
 class QA:
@@ -133,13 +145,26 @@ class QA:
         """The indexed documents, by name."""
         index = self.index
         chunks = Counter(c.doc_id for c in index.chunks)
-        return [DocumentInfo(d.doc_id, d.lang, len(d.original), chunks[d.doc_id])
+        return [DocumentInfo(d.doc_id, title_of(d.cleaned.text), d.lang, len(d.original), chunks[d.doc_id])
                 for d in sorted(index.documents.values(), key=lambda d: d.doc_id)]
 
     def original_text(self, doc_id: str) -> str | None:
         """A document's original text (what citation offsets point into), or None if not indexed."""
         doc = self.index.documents.get(doc_id)
         return doc.original if doc else None
+
+
+    def view(self, doc_id: str, start: int, end: int, context: int = 1500) -> DocumentView | None:
+        """The cleaned text around original offsets ``[start, end)`` of a document (a citation),
+        with that span marked; None if the document is not indexed."""
+        doc = self.index.documents.get(doc_id)
+        if doc is None:
+            return None
+        cleaned = doc.cleaned
+        c0 = cleaned.cleaned_index(start)
+        c1 = max(c0, cleaned.cleaned_index(end))
+        lo, hi = max(0, c0 - context), min(len(cleaned.text), c1 + context)
+        return DocumentView(doc_id, cleaned.text[lo:hi], (c0 - lo, c1 - lo), (lo > 0, hi < len(cleaned.text)))
 
 
 def validate_question(question, limit: int) -> str:
@@ -163,8 +188,11 @@ def ensure_index(cfg: Config) -> None:
     if not corpus.is_dir():
         return
     if current_generation(cfg.index_dir) is None:
-        log.info("No index at %s yet: building it from %s", cfg.index_dir, corpus)
-        ingest([corpus], cfg)
+        log.info("No index at %s yet: building it from %s…", cfg.index_dir, corpus)
+        t0 = time.perf_counter()
+        report = ingest([corpus], cfg)
+        log.info("Index built: %d documents, %d chunks in %.1f s", len(report.added), report.chunks,
+                 time.perf_counter() - t0)
         return
     manifest = current_manifest(cfg.index_dir)
     if manifest is not None and manifest.get("lexical") != LEXICAL_TOKENS:

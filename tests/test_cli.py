@@ -115,3 +115,16 @@ def test_exit_codes_are_decided_by_the_error_kind(monkeypatch, caplog):
 def test_a_missing_evaluation_file_is_an_input_error(tmp_path):
     proc = rag("eval", str(tmp_path / "nope.jsonl"), "--index", str(tmp_path / "index"))
     assert proc.returncode == 2 and "nope.jsonl" in proc.stderr.decode() and b"Traceback" not in proc.stderr
+
+
+def test_batch_json_object_lines_are_answered_like_plain_lines(cfg, built_index):
+    question = "Which deep learning framework does FAIR rely on?"
+    lines = [json.dumps({"id": 7, "question": question}), question, json.dumps({"question": question, "id": "x"})]
+    proc = rag("ask", "--json", "-", "--index", str(cfg.index_dir), stdin="\n".join(lines).encode() + b"\n")
+    assert proc.returncode == 0, proc.stderr.decode()
+    out = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert [o.get("id") for o in out] == [7, None, "x"]
+    assert out[1]["answers"], "the plain line is answered"
+    for o in (out[0], out[2]):
+        assert [a["text"] for a in o["answers"]] == [a["text"] for a in out[1]["answers"]]
+        assert [p["start"] for p in o["passages"]] == [p["start"] for p in out[1]["passages"]]

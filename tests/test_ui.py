@@ -25,7 +25,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def app_process(cfg, built_index, tmp_path_factory):
-    """The app as users start it (``rag serve``) on a copy of the test index: (url, process)."""
+    """The app as users start it (``rag serve``) on a copy of the test index: (url, process, index)."""
     index = tmp_path_factory.mktemp("ui") / "index"
     shutil.copytree(cfg.index_dir, index)
     port = free_port()
@@ -46,7 +46,7 @@ def app_process(cfg, built_index, tmp_path_factory):
     else:
         proc.kill()
         raise RuntimeError("the app did not start within 300 s:\n" + (index.parent / "server.log").read_text())
-    yield url, proc
+    yield url, proc, index
     proc.terminate()
     proc.wait(timeout=30)
 
@@ -91,10 +91,10 @@ def test_english_question_gets_bold_answer_with_highlighted_citation(page):
     assert reply.locator("mark").count() >= 1
     assert "confidence" in reply.inner_text()
     assert ".txt" in reply.inner_text()
-    page.wait_for_selector("#context .token.highlighted", timeout=30_000)
+    page.wait_for_selector("#context .doctext mark", timeout=30_000)
     page.wait_for_timeout(500)
-    box = page.locator("#context .textfield").bounding_box()
-    mark = page.locator("#context .token.highlighted").bounding_box()
+    box = page.locator("#context .doctext").bounding_box()
+    mark = page.locator("#context .doctext mark").bounding_box()
     assert box["y"] <= mark["y"] <= box["y"] + box["height"], "the answer is scrolled into view"
     shot = os.environ.get("RAG_SCREENSHOT")
     if shot:
@@ -102,6 +102,44 @@ def test_english_question_gets_bold_answer_with_highlighted_citation(page):
     # the citation stays attached to its message after the next turn
     ask(page, "Which deep learning framework does FAIR rely on?")
     assert page.locator('#chat [data-testid="bot"]').first.locator("mark").count() >= 1
+
+
+def test_question_is_shown_as_typed_and_unaskable_ones_add_nothing(page):
+    ask(page, "Which deep learning framework does Facebook's FAIR rely on?")
+    assert "Facebook's FAIR" in page.locator('#chat [data-testid="user"]').last.inner_text()
+    bubbles = page.locator('#chat [data-testid="user"]').count()
+    page.fill("#question textarea", "   ")
+    page.click("#ask")
+    page.wait_for_selector(".toast-body", timeout=30_000)
+    assert "empty" in page.inner_text(".toast-body")
+    long_question = "Who leads the lab? " * 150  # 2 850 characters, over the 2 000 limit
+    page.fill("#question textarea", long_question)
+    page.click("#ask")
+    page.wait_for_function("[...document.querySelectorAll('.toast-body')].some(t => t.innerText.includes('limit'))",
+                           timeout=30_000)
+    assert page.locator('#chat [data-testid="user"]').count() == bubbles, "no bubble for a question not asked"
+    assert page.input_value("#question textarea") == long_question, "the question stays to be shortened"
+
+
+def test_citation_link_opens_the_cleaned_document_at_the_answer(page):
+    import re
+
+    ask(page, "Which deep learning framework does FAIR rely on?")
+    replies = page.locator('#chat [data-testid="bot"]')
+    first = replies.nth(replies.count() - 1)  # pinned: ``.last`` would follow the next reply
+    answer = first.locator("strong").first.inner_text()
+    link = first.locator("a.cite").first
+    source = link.get_attribute("href").split("#cite=")[1]
+    assert source.startswith(("000_", "001_")), "the cited article carries inline pinyin (the case tested)"
+    ask(page, "Siapa direktur ByteDance AI Labs yang bergabung dengan UCSB?")  # the view moves to its answer
+    page.wait_for_function(f"!document.querySelector('#context .doctext mark').innerText.includes({answer!r})",
+                           timeout=30_000)
+    link.click()  # the first reply's citation, still in the chat
+    page.wait_for_function(f"document.querySelector('#context .doctext mark').innerText === {answer!r}",
+                           timeout=30_000)
+    shown = page.inner_text("#context .doctext")
+    assert not re.search(r"[\u4e00-\u9fff]\([a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]{1,7}\)", shown), "pinyin cleaned away"
+    assert "#" not in page.url, "the link did not navigate"
 
 
 def test_off_topic_question_is_not_found(page):
@@ -136,6 +174,34 @@ def test_upload_then_ask_and_bad_upload_is_refused(page, tmp_path):
     page.set_input_files("#upload input[type=file]", str(bad))
     page.wait_for_function("document.querySelector('#upload-status').innerText.includes('binary')", timeout=120_000)
     assert "image.txt" not in page.inner_text("#documents")
+
+
+def test_english_upload_gets_a_title_and_a_language_filter_then_is_removed(page, app_process, tmp_path):
+    page.get_by_role("tab", name="Documents").click()
+    doc = tmp_path / "greenhouse-report.md"
+    doc.write_text("# Greenhouse Robotics Annual Report\n\nThe Kestrel greenhouse lab in Leeds is led by Dr. "
+                   "Amara Okafor, who founded it in 2018. It builds harvesting robots for tomatoes.\n", encoding="utf-8")
+    page.set_input_files("#upload input[type=file]", str(doc))
+    page.wait_for_function("document.querySelector('#upload-status').innerText.includes('Indexed')", timeout=180_000)
+    assert "Greenhouse Robotics Annual Report" in page.inner_text("#documents")
+    page.get_by_role("tab", name="Ask").click()
+    assert "English" in page.inner_text("#lang-filter")
+    page.reload(wait_until="load")  # a new page builds its filters from the index
+    page.wait_for_selector("#question textarea", timeout=60_000)
+    page.wait_for_function("document.querySelector('#lang-filter').innerText.includes('English')", timeout=30_000)
+    assert "Chinese (traditional)" in page.inner_text("#lang-filter")
+
+    page.get_by_role("tab", name="Documents").click()
+    page.click("#remove-doc input")
+    page.get_by_role("option", name="Greenhouse Robotics Annual Report — greenhouse-report.md").click()
+    page.click("#remove")
+    page.wait_for_function("document.querySelector('#remove-status').innerText.includes('Removed')", timeout=120_000)
+    assert "greenhouse-report.md" not in page.inner_text("#documents")
+    assert (app_process[2] / "uploads").is_dir() and not (app_process[2] / "uploads" / "greenhouse-report.md").exists()
+    page.get_by_role("tab", name="Ask").click()
+    page.wait_for_function("!document.querySelector('#lang-filter').innerText.includes('English')", timeout=30_000)
+    reply = ask(page, "Who leads the Kestrel greenhouse lab in Leeds?")
+    assert "greenhouse-report.md" not in reply.inner_text()
 
 
 def test_document_text_is_escaped(server, tmp_path, browser):
@@ -191,7 +257,7 @@ def test_soak_many_clients(app_process, browser, tmp_path, record_property):
 
     from gradio_client import Client
 
-    url, proc = app_process
+    url, proc, _ = app_process
     warm = Client(url, verbose=False)
     for q in SOAK_QUESTIONS:  # steady state before the baseline is read
         warm.predict(q, 5, [], [], api_name="/ask")

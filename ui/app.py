@@ -1,7 +1,8 @@
-"""The gradio app: chat with cited answers, sources, quote finder, documents and upload.
+"""The gradio app: chat with cited answers, sources, quote finder, documents, upload and removal.
 
 Thin by design: every action calls ``rag``'s public API (``QA.run``, ``QA.find_quote``,
-``QA.documents``, ``store_and_ingest``); this module only lays out components and renders results.
+``QA.documents``, ``QA.view``, ``store_and_ingest``, ``remove_documents``); this module only lays
+out components and renders results.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from pathlib import Path
 import gradio as gr
 
 from rag.config import Config
-from rag.ingest.uploads import store_and_ingest
-from rag.pipeline import QA, QuestionError
+from rag.ingest.uploads import remove_documents, store_and_ingest
+from rag.pipeline import QA, QuestionError, validate_question
 from rag.retrieval.retriever import Filters
 
 from . import render
@@ -27,12 +28,26 @@ EXAMPLES = [
     "Siapa direktur ByteDance AI Labs yang bergabung dengan UCSB?",
 ]
 CSS = (".passage {border-left: 3px solid #bbb; padding-left: 8px; margin-bottom: 10px} mark {background: #ffe066} "
-       "#context .textfield {max-height: 420px; overflow-y: auto}")
-# Bring the highlighted answer into view inside the document panel whenever it changes.
+       "#context .doctext {max-height: 420px; overflow-y: auto; white-space: pre-wrap; line-height: 1.6; "
+       "border: 1px solid #ddd; border-radius: 6px; padding: 8px} "
+       "#context .docname {font-weight: 600; margin-bottom: 4px} "
+       "a.cite {font-weight: 600; text-decoration: none} #cite-target {display: none}")
+# Citation links in the chat open the cited place in the document view (through a hidden box
+# whose change event the app listens to); the marked answer is scrolled into view.
 JS = """() => {
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest && event.target.closest('a[href*="#cite="]');
+    if (!link) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const box = document.querySelector('#cite-target textarea');
+    if (!box) return;
+    box.value = link.getAttribute('href').split('#cite=')[1] + '|' + Date.now();
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+  }, true);
   new MutationObserver(() => {
-    const mark = document.querySelector('#context .token.highlighted');
-    const box = document.querySelector('#context .textfield');
+    const mark = document.querySelector('#context .doctext mark');
+    const box = document.querySelector('#context .doctext');
     if (mark && box && mark.dataset.shown !== '1') {
       mark.dataset.shown = '1';
       setTimeout(() => {
@@ -41,23 +56,18 @@ JS = """() => {
     }
   }).observe(document.body, {childList: true, subtree: true});
 }"""
-
-
-def _documents_table(qa: QA) -> list[list]:
-    return [[d.doc_id, d.lang, d.characters, d.chunks] for d in qa.documents()]
+HEADERS = ["title", "document", "language", "characters", "chunks"]
 
 
 def build_app(qa: QA) -> gr.Blocks:
     """Lay out the app around a warmed-up ``QA``."""
 
-    def filters(docs, langs) -> Filters:
-        return Filters(frozenset(docs or ()), frozenset(langs or ()))
-
     def ask_json(question: str, top_k: int = 5, documents: list[str] | None = None,
                  languages: list[str] | None = None) -> dict:
         """Answer a question; the same JSON as ``rag ask --json``."""
         try:
-            return qa.run(question, int(top_k or 5), filters(documents, languages)).to_json()
+            filters = Filters(frozenset(documents or ()), frozenset(languages or ()))
+            return qa.run(question, int(top_k or 5), filters).to_json()
         except QuestionError as exc:
             return dict(question=question, answers=[], passages=[], error=str(exc))
 
@@ -67,27 +77,43 @@ def build_app(qa: QA) -> gr.Blocks:
         return dict(query=text, matches=[m.to_json() for m in matches])
 
     def respond(message, history, docs, langs, top_k):
-        history = list(history or [])
+        try:
+            validate_question(message, qa.cfg.max_question_chars)
+        except QuestionError as exc:  # nothing is added to the chat; the question stays to be edited
+            gr.Warning(str(exc))
+            return history, gr.update(), gr.update(), gr.update(), gr.update()
         result = ask_json(message, top_k, docs, langs)
         reply = f"⚠️ {render.esc(result['error'])}" if "error" in result else render.answer_markdown(result)
-        history += [{"role": "user", "content": render.esc(message)}, {"role": "assistant", "content": reply}]
+        history = list(history or []) + [{"role": "user", "content": render.esc(message)},
+                                         {"role": "assistant", "content": reply}]
         choices = render.citation_choices(result)
-        return (history, "", result, render.passages_html(result),
-                gr.update(choices=choices, value=choices[0][1] if choices else None))
+        return (history, "", render.passages_html(result),
+                gr.update(choices=choices, value=choices[0][1] if choices else None), result)
 
     def show_citation(value):
-        if not value:
-            return []
-        source, start, end = value.rsplit("|", 2)
-        original = qa.original_text(source)
-        return render.in_document(original, int(start), int(end)) if original is not None else []
+        place = render.parse_citation(value)
+        return render.document_view_html(qa.view(*place)) if place else ""
+
+    def open_citation(value):
+        """A citation link clicked in the chat: its place in the document view and the picker."""
+        place = render.parse_citation(value)
+        if place is None:
+            return gr.update(), gr.update()
+        return render.document_view_html(qa.view(*place)), gr.update(value=render.citation_value(*place))
 
     def lookup(text):
         return render.quotes_markdown(search_json(text)["matches"])
 
+    def listings():
+        """Everything that lists the documents, rebuilt from the index (after a change, on page load)."""
+        documents = qa.documents()
+        names = render.document_choices(documents)
+        return (render.documents_rows(documents), gr.update(choices=names),
+                gr.update(choices=render.language_choices(d.lang for d in documents)), gr.update(choices=names, value=None))
+
     def upload(files, progress=gr.Progress(track_tqdm=True)):
         if not files:
-            return "Choose one or more .txt, .md, .html or .pdf files.", gr.update(), gr.update()
+            return ("Choose one or more .txt, .md, .html or .pdf files.", *listings())
         pairs = [(Path(getattr(f, "orig_name", None) or Path(str(f)).name).name, Path(str(f))) for f in files]
         progress(0, desc="Reading and indexing")
         report = store_and_ingest(pairs, qa.cfg, progress=True)
@@ -97,8 +123,14 @@ def build_app(qa: QA) -> gr.Blocks:
             lines.append(f"Indexed: {len(r.added)} added, {len(r.updated)} updated, {len(r.unchanged)} unchanged "
                          f"({r.chunks} chunks in the index).")
         lines += [f"❌ {render.esc(e)}" for e in report.errors]
-        names = [d.doc_id for d in qa.documents()]
-        return "\n\n".join(lines), _documents_table(qa), gr.update(choices=names)
+        return ("\n\n".join(lines), *listings())
+
+    def remove(doc_id):
+        if not doc_id:
+            return ("Choose a document to remove.", *listings())
+        report = remove_documents([doc_id], qa.cfg)
+        lines = [f"Removed {render.esc(d)} ({report.chunks} chunks left in the index)." for d in report.removed]
+        return ("\n\n".join(lines + [f"❌ {render.esc(e)}" for e in report.errors]), *listings())
 
     documents = qa.documents()
     with gr.Blocks(title="rag — ask your documents") as app:
@@ -113,17 +145,20 @@ def build_app(qa: QA) -> gr.Blocks:
                     send = gr.Button("Ask", variant="primary", elem_id="ask")
                     gr.Examples(EXAMPLES, inputs=[box], label="Examples")
                 with gr.Column(scale=2):
-                    docs = gr.Dropdown([d.doc_id for d in documents], multiselect=True, label="Only these documents")
-                    langs = gr.CheckboxGroup(sorted({d.lang for d in documents}), label="Only these languages")
+                    docs = gr.Dropdown(render.document_choices(documents), multiselect=True,
+                                       label="Only these documents", elem_id="doc-filter")
+                    langs = gr.CheckboxGroup(render.language_choices(d.lang for d in documents),
+                                             label="Only these languages", elem_id="lang-filter")
                     top_k = gr.Slider(1, 20, value=qa.cfg.top_k, step=1, label="Passages to read")
                     cites = gr.Dropdown([], label="Show a citation in its document", elem_id="citations")
-                    context = gr.HighlightedText(label="In the document", elem_id="context",
-                                                 color_map={"answer": "yellow"})
+                    context = gr.HTML(label="In the document", elem_id="context")
+                    target = gr.Textbox(elem_id="cite-target", show_label=False, container=False)
                     sources = gr.HTML(label="Retrieved passages", elem_id="sources")
-            outputs = [chat, box, last, sources, cites]
+            outputs = [chat, box, sources, cites, last]
             send.click(respond, [box, chat, docs, langs, top_k], outputs, api_visibility="private")
             box.submit(respond, [box, chat, docs, langs, top_k], outputs, api_visibility="private")
             cites.change(show_citation, [cites], [context], api_visibility="private")
+            target.change(open_citation, [target], [context, cites], api_visibility="private")
         with gr.Tab("Quote finder"):
             frag = gr.Textbox(label="Paste a sentence or fragment (any language or script)", elem_id="fragment")
             find = gr.Button("Find the source", elem_id="find")
@@ -131,12 +166,20 @@ def build_app(qa: QA) -> gr.Blocks:
             find.click(lookup, [frag], [found], api_visibility="private")
             frag.submit(lookup, [frag], [found], api_visibility="private")
         with gr.Tab("Documents"):
-            table = gr.Dataframe(_documents_table(qa), headers=["document", "language", "characters", "chunks"],
-                                 interactive=False, elem_id="documents")
+            table = gr.Dataframe(render.documents_rows(documents), headers=HEADERS, interactive=False,
+                                 elem_id="documents")
             files = gr.File(file_count="multiple", label="Add documents (.txt .md .html .pdf)",
                             file_types=[".txt", ".md", ".html", ".htm", ".pdf"], elem_id="upload")
             status = gr.Markdown(elem_id="upload-status")
-            files.upload(upload, [files], [status, table, docs], api_visibility="private")
+            with gr.Row():
+                doomed = gr.Dropdown(render.document_choices(documents), label="Remove a document from the index",
+                                     elem_id="remove-doc", scale=3)
+                drop = gr.Button("Remove", variant="stop", elem_id="remove", scale=1)
+            removed = gr.Markdown(elem_id="remove-status")
+            refreshed = [table, docs, langs, doomed]
+            files.upload(upload, [files], [status, *refreshed], api_visibility="private")
+            drop.click(remove, [doomed], [removed, *refreshed], api_visibility="private")
+        app.load(listings, None, refreshed, api_visibility="private")
         gr.api(ask_json, api_name="ask")
         gr.api(search_json, api_name="search")
     return app

@@ -1,34 +1,59 @@
-"""Turn answers, passages and quote matches into safe Markdown/HTML for the UI.
+"""Turn answers, passages, documents and quote matches into safe Markdown/HTML for the app.
 
-Every piece of document text goes through ``esc`` (HTML-escaped, Markdown punctuation
-backslash-escaped) before it is shown: documents may contain ``<script>`` or Markdown.
+Every piece of document or user text goes through ``esc`` (HTML-escaped, Markdown punctuation
+backslash-escaped) or ``esc_html`` before it is shown: documents may contain ``<script>`` or Markdown.
+Quotes are not turned into entities: in Markdown, ``&#x27;`` would be shown as written.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from urllib.parse import quote, unquote
+
+from rag.text.language import language_name
 
 _MD = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 
 NOT_FOUND = "**Not found in the documents.**"
+CITE = "#cite="  # a citation link's fragment: source|start|end, URL-quoted
 
 
 def esc(text: str) -> str:
-    """Document text → inert Markdown/HTML (newlines kept as spaces)."""
-    return _MD.sub(r"\\\1", html.escape(text.replace("\n", " "), quote=True))
+    """Document or user text → inert Markdown/HTML (newlines kept as spaces)."""
+    return _MD.sub(r"\\\1", html.escape(text.replace("\n", " "), quote=False))
 
 
 def esc_html(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def highlighted_quote(quote: str, lo: int, hi: int) -> str:
-    return f"{esc(quote[:lo])}<mark>{esc(quote[lo:hi])}</mark>{esc(quote[hi:])}"
+def citation_value(source: str, start: int, end: int) -> str:
+    return f"{source}|{start}|{end}"
+
+
+def parse_citation(value: str) -> tuple[str, int, int] | None:
+    """(source, start, end) of a citation value or link target (a trailing ``|nonce`` is ignored)."""
+    parts = unquote(value or "").split("|")
+    try:
+        return parts[0], int(parts[1]), int(parts[2])
+    except (IndexError, ValueError):
+        return None
+
+
+def _cite_link(n: int, c: dict) -> str:
+    """A numbered citation that opens the cited place in the document view when clicked."""
+    target = quote(citation_value(c["source"], c["start"], c["end"]), safe="")
+    return (f"<a href='{CITE}{target}' class='cite' title='show in the document'>[{n}]</a> "
+            f"`{esc_html(c['source'])}` [{c['start']}–{c['end']}]")
+
+
+def highlighted_quote(quote_: str, lo: int, hi: int) -> str:
+    return f"{esc(quote_[:lo])}<mark>{esc(quote_[lo:hi])}</mark>{esc(quote_[hi:])}"
 
 
 def answer_markdown(result: dict) -> str:
-    """A chat reply: the answer in bold with its confidence, then numbered citations."""
+    """A chat reply: the answer in bold with its confidence, then numbered, clickable citations."""
     answers = result.get("answers", [])
     if not answers:
         lines = [NOT_FOUND]
@@ -39,16 +64,18 @@ def answer_markdown(result: dict) -> str:
         return "\n".join(lines)
     best = answers[0]
     lines = [f"**{esc(best['text'])}**  ·  confidence {best['score']:.2f}", ""]
-    n = 0
-    for c in best["citations"]:
-        n += 1
+    for n, c in enumerate(best["citations"], 1):
         lo, hi = c["answer_in_quote"]
-        lines.append(f"{n}. `{esc_html(c['source'])}` [{c['start']}–{c['end']}]: {highlighted_quote(c['quote'], lo, hi)}")
+        lines.append(f"{n}. {_cite_link(n, c)}: {highlighted_quote(c['quote'], lo, hi)}")
+    n = len(best["citations"])
     if len(answers) > 1:
         lines += ["", "Other answers:"]
         for a in answers[1:]:
-            where = ", ".join(f"`{esc_html(c['source'])}` [{c['start']}–{c['end']}]" for c in a["citations"])
-            lines.append(f"- **{esc(a['text'])}** ({a['score']:.2f}) from {where}")
+            links = []
+            for c in a["citations"]:
+                n += 1
+                links.append(_cite_link(n, c))
+            lines.append(f"- **{esc(a['text'])}** ({a['score']:.2f}) from {', '.join(links)}")
     return "\n".join(lines)
 
 
@@ -63,21 +90,38 @@ def passages_html(result: dict) -> str:
 
 
 def citation_choices(result: dict) -> list[tuple[str, str]]:
-    """(label, value) for every citation of every answer; value = 'source|start|end'."""
+    """(label, value) for every citation of every answer."""
     out = []
     for ai, a in enumerate(result.get("answers", []), 1):
         for c in a["citations"]:
             out.append((f"{ai}. {a['text'][:30]} — {c['source']} [{c['start']}–{c['end']}]",
-                        f"{c['source']}|{c['start']}|{c['end']}"))
+                        citation_value(c["source"], c["start"], c["end"])))
     return out
 
 
-def in_document(original: str, start: int, end: int, context: int = 1500) -> list[tuple[str, str | None]]:
-    """HighlightedText value: the document around the citation with the answer marked."""
-    lo, hi = max(0, start - context), min(len(original), end + context)
-    head = ("…" if lo > 0 else "") + original[lo:start]
-    tail = original[end:hi] + ("…" if hi < len(original) else "")
-    return [(head, None), (original[start:end], "answer"), (tail, None)]
+def document_view_html(view) -> str:
+    """A ``rag.pipeline.DocumentView``: the cleaned text as read, the cited span marked inline."""
+    if view is None:
+        return "<p>That document is no longer in the index.</p>"
+    lo, hi = view.mark
+    head = ("…" if view.truncated[0] else "") + view.text[:lo]
+    tail = view.text[hi:] + ("…" if view.truncated[1] else "")
+    return (f"<div class='docview'><div class='docname'>{esc_html(view.doc_id)}</div>"
+            f"<div class='doctext'>{esc_html(head)}<mark>{esc_html(view.text[lo:hi])}</mark>{esc_html(tail)}</div></div>")
+
+
+def language_choices(codes) -> list[tuple[str, str]]:
+    """(readable name, code) for a filter, by name."""
+    return sorted(((language_name(c), c) for c in set(codes)), key=lambda pair: pair[0])
+
+
+def document_choices(documents) -> list[tuple[str, str]]:
+    """(title — file name, file name) for each ``rag.pipeline.DocumentInfo``."""
+    return [(f"{d.title} — {d.doc_id}" if d.title else d.doc_id, d.doc_id) for d in documents]
+
+
+def documents_rows(documents) -> list[list]:
+    return [[d.title, d.doc_id, language_name(d.lang), d.characters, d.chunks] for d in documents]
 
 
 def quotes_markdown(matches: list[dict]) -> str:

@@ -43,6 +43,14 @@ class Document:
     sha256: str  # of the file's bytes
 
 
+def title_of(text: str, limit: int = 80) -> str:
+    """A document's title: its first non-empty line (a Markdown heading's text), at most ``limit``
+    characters. HTML pages begin with their first heading, as ``html_text`` keeps block order."""
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    line = line.lstrip("#").strip()
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
 def decode_bytes(data: bytes, path: Path | str = "<bytes>") -> str:
     """Bytes → text: BOMs, then strict UTF-8, then charset detection (GBK, Big5, …)."""
     for bom, codec in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):

@@ -133,3 +133,27 @@ def ingest(paths: list[Path], cfg: Config, rebuild: bool = False, progress: bool
         report.generation, report.chunks = gen.name, len(chunks)
     return report
 
+
+
+def remove(doc_ids: list[str], cfg: Config) -> IngestReport:
+    """Take documents out of the index at ``cfg.index_dir`` (a new generation, written atomically;
+    the other documents keep their chunks and vectors). The files themselves are not touched."""
+    report = IngestReport()
+    with write_lock(Path(cfg.index_dir)):
+        old = load_index(cfg.index_dir)
+        missing = [d for d in doc_ids if d not in old.documents]
+        report.errors += [f"{d}: not in the index" for d in missing]
+        report.removed = sorted(set(doc_ids) - set(missing))
+        if not report.removed:
+            report.generation, report.chunks = old.generation, len(old.chunks)
+            return report
+        gone = set(report.removed)
+        rows = [r for r, c in enumerate(old.chunks) if c.doc_id not in gone]
+        matrix = {f: np.asarray(old.vectors[f][rows], dtype=np.float32) for f in FIELDS}
+        docs = [d for doc_id, d in sorted(old.documents.items()) if doc_id not in gone]
+        report.unchanged = [d.doc_id for d in docs]
+        settings = dict(index_settings(cfg), chunker=old.manifest.get("chunker"))  # the chunks are the old ones
+        gen = write_index(Path(cfg.index_dir), docs, [old.chunks[r] for r in rows], matrix, settings,
+                          cfg.exact_max_vectors)
+        report.generation, report.chunks = gen.name, len(rows)
+    return report

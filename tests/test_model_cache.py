@@ -1,0 +1,37 @@
+"""The shared model cache (RAG_HOME) under concurrency, and what a first run prints."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+QUESTION = "Which deep learning framework does FAIR rely on?"
+
+
+@pytest.mark.reliability("two first runs at once on an empty model cache (RAG_HOME)",
+                         "one builds each model, the other waits with a message; both answer; no half-built files left")
+def test_two_first_runs_share_the_model_cache(cfg, built_index, tmp_path, record_property):
+    home = tmp_path / "rag-home"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", RAG_HOME=str(home))
+    env.pop("TQDM_DISABLE", None)
+    procs = [subprocess.Popen([sys.executable, "-m", "rag.cli", "ask", QUESTION, "--json", "--index", str(cfg.index_dir)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) for _ in range(2)]
+    outs = [p.communicate(timeout=1500) for p in procs]
+    logs = [err.decode(errors="replace") for _, err in outs]
+    for proc, (out, _), log in zip(procs, outs, logs):
+        assert proc.returncode == 0, log[-3000:]
+        assert json.loads(out)["answers"], log[-3000:]
+    both = "\n".join(logs)
+    assert "waiting for it to finish" in both
+    # one line per first-run stage, with its duration; the libraries' chatter stays out of it
+    for stage in ("converting multilingual-e5-small", "exporting the reader to ONNX", "quantising the reader"):
+        assert f"{stage}" in both and "done in" in both, stage
+    for noise in ("LOAD REPORT", "TracerWarning", "INFO root", "Ignore MatMul", "Writing model shards"):
+        assert noise not in both, noise
+    leftovers = [p.name for p in home.rglob("*") if p.name.startswith((".build-", ".stale-"))]
+    assert not leftovers
+    record_property("observed", "both answered; " + next(line for line in both.splitlines() if "waiting" in line)[:120])
