@@ -35,10 +35,18 @@ def format_table(r: dict) -> str:
         f"{'scale':>6s}{'chunks':>9s}{'index':>16s}{'build s':>9s}{'p50 ms':>8s}{'p95 ms':>8s}"
         f"{'retr ms':>8s}{'R@10':>7s}{'disk MB':>9s}{'RSS MB':>8s}",
     ]
-    for s in r["scaling"]:
+    for s in r["scaling"] + (r.get("milvus") or {}).get("scaling", []):
         lines.append(f"{s['factor']:>5}×{s['chunks']:>9}{'+'.join(s['dense_index']):>16s}{s['build_s']:>9}"
                      f"{s['p50_ms']:>8}{s['p95_ms']:>8}{s['retrieval_p50_ms']:>8}{s['recall_at_10']:>7}"
                      f"{s['index_mb']:>9}{s['rss_mb']:>8}")
+    m = r.get("milvus") or {}
+    if m.get("available"):
+        s = m["seed"]
+        lines.append(f"Milvus Lite, seed corpus: ask p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, retrieval p50 "
+                     f"{s['retrieval_p50_ms']} ms (faiss: {r['ask_p50_ms']} / {r['ask_p95_ms']} / {r['retrieval_p50_ms']}); "
+                     f"written in {s['build_s']} s")
+    elif m:
+        lines.append(f"Milvus: not measured ({m['reason']})")
     return "\n".join(lines)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from rag_bench.common import QUESTIONS, load_questions
 from rag_bench.haystack import bench_haystack
 from rag_bench.latency import bench_cold, bench_queries, bench_warm_ingest
+from rag_bench.milvus import bench_milvus
 from rag_bench.scaling import bench_scaling
 
 from rag.config import Config
@@ -41,6 +42,10 @@ class BenchSettings:
     def scale_factors(self) -> tuple[int, ...]:
         return (2,) if self.quick else self.factors
 
+    @property
+    def milvus_factors(self) -> tuple[int, ...]:
+        return (2,) if self.quick else (100,)
+
 
 def run(cfg: Config, settings: BenchSettings) -> dict:
     """Every measurement; returns the JSON report."""
@@ -50,19 +55,21 @@ def run(cfg: Config, settings: BenchSettings) -> dict:
     index_dir = work / "index"
     cfg = dataclasses.replace(cfg, index_dir=index_dir)
     try:
-        log.info("1/5 cold ingest, unchanged re-ingest and cold start (child processes)")
+        log.info("1/6 cold ingest, unchanged re-ingest and cold start (child processes)")
         cold = bench_cold(cfg, index_dir, items[0]["question"])
-        log.info("2/5 warm queries: %d questions", len(items))
+        log.info("2/6 warm queries: %d questions", len(items))
         queries = bench_queries(cfg, items)
-        log.info("3/5 warm ingest")
+        log.info("3/6 warm ingest")
         warm = bench_warm_ingest(cfg)
         from rag.index.store import load_index
 
         index = load_index(index_dir)
-        log.info("4/5 Haystack 2 pipeline on the same chunks and questions")
+        log.info("4/6 Haystack 2 pipeline on the same chunks and questions")
         haystack = bench_haystack(cfg, index, items, work)
-        log.info("5/5 scaling ×%s", settings.scale_factors)
+        log.info("5/6 scaling ×%s", settings.scale_factors)
         scaling = bench_scaling(cfg, index, items, settings.scale_factors, work, settings.quick)
+        log.info("6/6 the Milvus store (Milvus Lite): seed corpus and ×%s", settings.milvus_factors)
+        milvus = bench_milvus(cfg, index, items, settings.milvus_factors, work, settings.quick)
     finally:
         if settings.work is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -81,5 +88,6 @@ def run(cfg: Config, settings: BenchSettings) -> dict:
         cold=cold, queries=queries, warm_ingest=warm,
         haystack=haystack, haystack_ask_p50_ms=theirs,
         speedup_vs_haystack=round(theirs / ours, 2) if theirs and ours else None,
-        scaling=scaling,
+        scaling=scaling, milvus=milvus,
+        milvus_ask_p50_ms=milvus["seed"]["p50_ms"] if milvus.get("available") else None,
     )

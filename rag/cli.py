@@ -1,4 +1,4 @@
-"""Command line: ``rag ingest | ask | search | eval | serve``, plus the verbs other packages
+"""Command line: ``rag ingest | migrate | ask | search | eval | serve``, plus the verbs other packages
 register (``rag_train``: ``train-reader``, ``fit-scorer``; ``rag_bench``: ``bench``).
 
 Argument parsing and printing only; the work is done by the public API (``rag.QA``,
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from rag.config import Config
 from rag.errors import EXIT_BUG, EXIT_OK, EXIT_REJECTED, RagError
+from rag.index.dense import STORES
 
 log = logging.getLogger("rag")
 
@@ -29,7 +30,8 @@ OURS = ("rag", "rag_ui", "rag_train", "rag_bench")  # logger names of this proje
 def config_from_args(args) -> Config:
     """``Config.from_env`` with the options a command was given."""
     return Config.from_env(index_dir=args.index, top_k=getattr(args, "top_k", None),
-                           reader=getattr(args, "reader", None), max_file_mb=getattr(args, "max_file_mb", None))
+                           reader=getattr(args, "reader", None), max_file_mb=getattr(args, "max_file_mb", None),
+                           store=getattr(args, "store", None), milvus_uri=getattr(args, "milvus_uri", None))
 
 
 def emit(obj) -> None:
@@ -59,6 +61,16 @@ def cmd_ingest(args) -> int:
     for err in report.errors:
         log.error("not indexed: %s", err)
     return EXIT_REJECTED if report.errors else EXIT_OK
+
+
+def cmd_migrate(args) -> int:
+    from rag.ingest.incremental import migrate
+
+    cfg = config_from_args(args)
+    report = migrate(cfg, args.store, cfg.milvus_uri)
+    log.info("index %s: %d documents, %d chunks now in %s", report.generation, len(report.unchanged),
+             report.chunks, args.store if not cfg.milvus_uri else f"{args.store} at {cfg.milvus_uri}")
+    return EXIT_OK
 
 
 def batch_lines(stream):
@@ -163,6 +175,9 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help="warnings and errors only, no progress bars")
     parser.add_argument("--index", type=Path, default=default(None),
                         help="index directory (default: ./index, built from the bundled corpus)")
+    parser.add_argument("--milvus-uri", default=default(None), metavar="URI",
+                        help="Milvus server holding the index's vectors, e.g. http://host:19530 "
+                             "(default: the index's own; RAG_MILVUS_URI)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,6 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("paths", nargs="+", type=Path, help="files or directories")
     s.add_argument("--rebuild", action="store_true", help="re-read and re-embed everything")
     s.add_argument("--max-file-mb", type=float, default=None, help="refuse files larger than this (default 20)")
+    s.add_argument("--store", choices=STORES, default=None,
+                   help="where the vectors go: faiss files (default for a new index) or Milvus (Lite inside "
+                        "the index directory, or the server of --milvus-uri); default: where the index has them")
+
+    s = verb("migrate", cmd_migrate, "Move the index's vectors to another store (nothing is embedded again).")
+    s.add_argument("--store", choices=STORES, required=True, help="faiss, or milvus (with --milvus-uri for a server)")
 
     s = verb("ask", cmd_ask, "Answer a question with exact spans and citations ('-' reads questions from stdin, "
                              "one per line, JSON out).")

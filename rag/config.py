@@ -57,6 +57,11 @@ class Config:
     max_question_chars: int = 2000
     # ANN: exact search up to this many vectors, HNSW above
     exact_max_vectors: int = 50_000
+    # where a new index generation keeps its vectors: "faiss" (files) or "milvus"; empty: where the
+    # live index keeps them (faiss for a new index). milvus_uri: a Milvus server (http://host:19530);
+    # empty: embedded Milvus Lite inside the index directory (rag/index/milvus.py)
+    store: str = ""
+    milvus_uri: str = ""
 
     @classmethod
     def from_env(cls, **overrides) -> "Config":

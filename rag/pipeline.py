@@ -74,6 +74,7 @@ class QA:
         self.cfg = cfg or Config.from_env()
         self.reader = make_reader(self.cfg)
         self._index: Index | None = None
+        self._retired: Index | None = None  # the generation replaced last
         self._retriever: Retriever | None = None
         self._lock = threading.Lock()
 
@@ -101,8 +102,12 @@ class QA:
             if self._index is None or gen != self._index.path:
                 from rag.models.loading import embedder_checksum
 
-                index = load_index(self.cfg.index_dir, embedder_sha256=embedder_checksum())
+                index = load_index(self.cfg.index_dir, embedder_sha256=embedder_checksum(), milvus_uri=self.cfg.milvus_uri)
                 self._retriever = Retriever(index, self.cfg)
+                # the generation before the one replaced now serves no request any more: release its store
+                retired, self._retired = self._retired, self._index
+                if retired is not None:
+                    retired.dense.close()
                 self._index = index
                 log.info("index %s loaded: %d documents, %d chunks", index.generation,
                          len(index.documents), len(index.chunks))

@@ -169,7 +169,7 @@ def collect(cfg: Config, settings: FitSettings) -> tuple[dict, list[dict]]:
     fit_cfg = dataclasses.replace(cfg, index_dir=work / "index", corpus_dir=corpus)
     report = ingest([corpus], fit_cfg)
     log.info("fit collection: %d documents, %d chunks, %d questions", len(docs), report.chunks, len(questions))
-    index = load_index(fit_cfg.index_dir, embedder_sha256=embedder_checksum())
+    index = load_index(fit_cfg.index_dir, embedder_sha256=embedder_checksum(), milvus_uri=fit_cfg.milvus_uri)
     stored = Retriever(index, fit_cfg)
     answerable = [RetrievalQuestion(q.text, q.lang, q.group, f"{q.group}.txt", q.answers, q.origin)
                   for q in questions if q.kind == "answerable"]

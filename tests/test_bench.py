@@ -34,3 +34,10 @@ def test_quick_bench_reports_every_field(tmp_path):
         assert row["chunks"] == row["factor"] * report["cold"]["chunks"]
         assert 0 < row["p50_ms"] <= row["p95_ms"]
         assert 0.0 <= row["recall_at_10"] <= 1.0 and row["index_mb"] > 0 and row["build_s"] > 0
+    # the Milvus store beside faiss ([milvus] extra, in the test install)
+    milvus = report["milvus"]
+    assert milvus["available"], milvus
+    assert 0 < milvus["seed"]["p50_ms"] <= milvus["seed"]["p95_ms"] and report["milvus_ask_p50_ms"] == milvus["seed"]["p50_ms"]
+    for row in milvus["scaling"]:
+        assert row["store"] == "milvus" and row["chunks"] == row["factor"] * report["cold"]["chunks"]
+        assert 0.0 <= row["recall_at_10"] <= 1.0 and row["index_mb"] > 0

@@ -17,14 +17,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from rag.config import Config
+from rag.errors import IndexUnusable
 from rag.index.embeddings import FIELDS, Embedder
-from rag.index.store import (
-    LEXICAL_TOKENS,
-    IndexUnusable,
-    load_index,
-    write_index,
-    write_lock,
-)
+from rag.index.store import LEXICAL_TOKENS, current_manifest, load_index, store_settings, write_index, write_lock
 from rag.ingest.chunks import split_document
 from rag.ingest.documents import Document, DocumentError, find_files, load_document
 from rag.models.loading import EMBEDDER_NAME, embedder_checksum
@@ -57,7 +52,7 @@ def _previous(cfg: Config, settings: dict, rebuild: bool):
     if rebuild:
         return None
     try:
-        old = load_index(cfg.index_dir)
+        old = load_index(cfg.index_dir, milvus_uri=cfg.milvus_uri)
     except IndexUnusable as exc:
         if (Path(cfg.index_dir) / "CURRENT").exists():
             log.warning("existing index not reused: %s", exc)
@@ -109,7 +104,8 @@ def ingest(paths: list[Path], cfg: Config, rebuild: bool = False, progress: bool
                 todo.append(doc)
         report.removed = sorted(set(old_docs) - set(docs))
         pending = {d.doc_id for d in todo}
-        if old and not report.changed and old.manifest.get("lexical") == settings["lexical"]:
+        moving = old and store_settings(old.manifest, cfg.store, cfg.milvus_uri) != store_settings(old.manifest)
+        if old and not report.changed and not moving and old.manifest.get("lexical") == settings["lexical"]:
             report.generation, report.chunks = old.generation, len(old.chunks)
             return report
         new_chunks = [c for d in todo for c in split_document(d, cfg.chunk_size, cfg.chunk_overlap)]
@@ -119,17 +115,21 @@ def ingest(paths: list[Path], cfg: Config, rebuild: bool = False, progress: bool
             fresh.setdefault(chunk.doc_id, []).append(row)
         chunks, parts = [], {f: [] for f in FIELDS}
         for doc_id in sorted(docs):
-            source, rows = (new_chunks, new_vectors), fresh.get(doc_id, [])
-            if doc_id not in pending:
-                source, rows = (old.chunks, old.vectors), kept[doc_id]
-            if not rows:
-                continue
-            chunks += [source[0][r] for r in rows]
+            if doc_id in pending:
+                rows = fresh.get(doc_id, [])
+                chunks += [new_chunks[r] for r in rows]
+                vectors = {f: new_vectors[f][rows] for f in FIELDS}
+            else:  # unchanged: its chunks and vectors come from the live index, whichever store holds them
+                rows = kept[doc_id]
+                chunks += [old.chunks[r] for r in rows]
+                vectors = {f: old.dense.vectors(f, rows) for f in FIELDS}
             for f in FIELDS:
-                parts[f].append(np.asarray(source[1][f][rows], dtype=np.float32))
+                if rows:
+                    parts[f].append(np.asarray(vectors[f], dtype=np.float32))
         matrix = {f: np.vstack(parts[f]) if parts[f] else np.zeros((0, 1), np.float32) for f in FIELDS}
         ordered = [docs[d] for d in sorted(docs)]
-        gen = write_index(Path(cfg.index_dir), ordered, chunks, matrix, settings, cfg.exact_max_vectors)
+        store, uri = store_settings(current_manifest(cfg.index_dir), cfg.store, cfg.milvus_uri)
+        gen = write_index(Path(cfg.index_dir), ordered, chunks, matrix, settings, cfg.exact_max_vectors, store, uri)
         report.generation, report.chunks = gen.name, len(chunks)
     return report
 
@@ -138,22 +138,34 @@ def ingest(paths: list[Path], cfg: Config, rebuild: bool = False, progress: bool
 def remove(doc_ids: list[str], cfg: Config) -> IngestReport:
     """Take documents out of the index at ``cfg.index_dir`` (a new generation, written atomically;
     the other documents keep their chunks and vectors). The files themselves are not touched."""
+    return _rewrite(cfg, gone=set(doc_ids))
+
+
+def migrate(cfg: Config, store: str, milvus_uri: str = "") -> IngestReport:
+    """Move the index's vectors to another store (``faiss`` or ``milvus``, a Milvus server at
+    ``milvus_uri`` or Milvus Lite when empty): a new generation with the same documents, chunks and
+    vectors (nothing is embedded again), switched in atomically."""
+    return _rewrite(cfg, store=store, milvus_uri=milvus_uri)
+
+
+def _rewrite(cfg: Config, gone: set[str] = frozenset(), store: str = "", milvus_uri: str = "") -> IngestReport:
+    """A new generation of the live index without the documents ``gone``, in ``store`` (default:
+    where the index is)."""
     report = IngestReport()
     with write_lock(Path(cfg.index_dir)):
-        old = load_index(cfg.index_dir)
-        missing = [d for d in doc_ids if d not in old.documents]
-        report.errors += [f"{d}: not in the index" for d in missing]
-        report.removed = sorted(set(doc_ids) - set(missing))
-        if not report.removed:
+        old = load_index(cfg.index_dir, milvus_uri=cfg.milvus_uri)
+        report.errors += [f"{d}: not in the index" for d in sorted(gone - set(old.documents))]
+        report.removed = sorted(gone & set(old.documents))
+        store, uri = store_settings(old.manifest, store, milvus_uri)
+        if not report.removed and (store, uri) == store_settings(old.manifest):
             report.generation, report.chunks = old.generation, len(old.chunks)
             return report
-        gone = set(report.removed)
         rows = [r for r, c in enumerate(old.chunks) if c.doc_id not in gone]
-        matrix = {f: np.asarray(old.vectors[f][rows], dtype=np.float32) for f in FIELDS}
+        matrix = {f: old.dense.vectors(f, rows) for f in FIELDS}
         docs = [d for doc_id, d in sorted(old.documents.items()) if doc_id not in gone]
         report.unchanged = [d.doc_id for d in docs]
         settings = dict(index_settings(cfg), chunker=old.manifest.get("chunker"))  # the chunks are the old ones
         gen = write_index(Path(cfg.index_dir), docs, [old.chunks[r] for r in rows], matrix, settings,
-                          cfg.exact_max_vectors)
+                          cfg.exact_max_vectors, store, uri)
         report.generation, report.chunks = gen.name, len(rows)
     return report

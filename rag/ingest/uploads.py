@@ -71,7 +71,8 @@ def remove_documents(doc_ids: list[str], cfg: Config) -> IngestReport:
     indexed from elsewhere stays where it is)."""
     from rag.index.store import load_index
 
-    paths = {d: Path(doc.path) for d, doc in load_index(cfg.index_dir).documents.items() if d in set(doc_ids)}
+    index = load_index(cfg.index_dir, milvus_uri=cfg.milvus_uri)
+    paths = {d: Path(doc.path) for d, doc in index.documents.items() if d in set(doc_ids)}
     report = remove(doc_ids, cfg)
     uploads = upload_dir(cfg).resolve()
     for doc_id in report.removed:

@@ -138,9 +138,8 @@ class Retriever:
 
     def _dense(self, qvecs: dict[str, np.ndarray], k: int) -> set[int]:
         found = set()
-        for field, index in self.index.dense.items():
-            _, ids = index.search(qvecs[field], min(k, index.ntotal))
-            found |= {int(i) for i in ids.ravel() if i >= 0}
+        for field in FIELDS:
+            found |= {int(i) for i in self.index.dense.search(field, qvecs[field], k).ravel() if i >= 0}
         return found
 
     def candidates(self, question: str, pool: int, filters: Filters | None = None,
@@ -160,7 +159,7 @@ class Retriever:
         ids = [c for c in ids if filters.allows(self.index.chunks[c], self.index)]
         if not ids:
             return Candidates([], np.zeros((0, len(CHANNELS))), np.zeros(0), {})
-        cosines = {f: (np.asarray(m[ids]) @ qvecs[f].T).max(axis=1) for f, m in self.index.vectors.items()}
+        cosines = {f: (self.index.dense.vectors(f, ids) @ qvecs[f].T).max(axis=1) for f in FIELDS}
         return Candidates(ids, channel_columns(cosines, lexical, ids, coverage), cosines["e5"], lexical["bm25"])
 
     def run(self, question: str, top_k: int | None = None, filters: Filters | None = None,
