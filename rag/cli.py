@@ -40,13 +40,14 @@ def emit(obj) -> None:
     sys.stdout.flush()
 
 
-def _qa(args):
+def _qa(args, warm: bool = True):
+    """The pipeline over the chosen index; ``warm``: load every model now (else each on first use)."""
     from rag.pipeline import QA, ensure_index
 
     cfg = config_from_args(args)
     if args.index is None:  # the default index is built from the bundled corpus when missing
         ensure_index(cfg)
-    return QA(cfg).warm_up()
+    return QA(cfg).warm_up() if warm else QA(cfg)
 
 
 # ---- verbs ---------------------------------------------------------------------------
@@ -130,7 +131,8 @@ def cmd_ask(args) -> int:
 
 
 def cmd_search(args) -> int:
-    matches = _qa(args).find_quote(args.text, limit=args.limit)
+    # an exact match needs only the index: encoders load only when the fragment has none (a translation)
+    matches = _qa(args, warm=False).find_quote(args.text, limit=args.limit)
     if args.json:
         emit(dict(query=args.text, matches=[m.to_json() for m in matches]))
         return EXIT_OK

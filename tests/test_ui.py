@@ -85,6 +85,17 @@ def ask(page, question: str):
     return page.locator(bot).last
 
 
+def upload(page, path: Path, text: str | None = None, expect: str = "Indexed") -> None:
+    """Upload a file (written with ``text`` first, if given) in the Documents tab; wait until the
+    status says ``expect``."""
+    if text is not None:
+        path.write_text(text, encoding="utf-8")
+    page.get_by_role("tab", name="Documents").click()
+    page.set_input_files("#upload input[type=file]", str(path))
+    page.wait_for_function(f"document.querySelector('#upload-status').innerText.includes({expect!r})",
+                           timeout=180_000)
+
+
 def test_english_question_gets_bold_answer_with_highlighted_citation(page):
     reply = ask(page, "What robot field did Wang Gang choose for his startup?")
     assert "机器人" in reply.locator("strong").first.inner_text()
@@ -157,32 +168,22 @@ def test_quote_finder_matches_simplified_to_traditional(page):
 
 
 def test_upload_then_ask_and_bad_upload_is_refused(page, tmp_path):
-    page.get_by_role("tab", name="Documents").click()
-    good = tmp_path / "catatan lab.txt"
-    good.write_text("Laboratorium Zamrud dipimpin oleh Profesor Kinanti Larasati sejak tahun 2019. "
-                    "Laboratorium itu meneliti pertanian pintar di Bandung.\n", encoding="utf-8")
-    page.set_input_files("#upload input[type=file]", str(good))
-    page.wait_for_function("document.querySelector('#upload-status').innerText.includes('Indexed')", timeout=180_000)
+    upload(page, tmp_path / "catatan lab.txt", "Laboratorium Zamrud dipimpin oleh Profesor Kinanti Larasati sejak "
+           "tahun 2019. Laboratorium itu meneliti pertanian pintar di Bandung.\n")
     assert "catatan_lab.txt" in page.inner_text("#documents")
     page.get_by_role("tab", name="Ask").click()
     reply = ask(page, "Siapa yang memimpin Laboratorium Zamrud?")
     assert "catatan_lab.txt" in reply.inner_text()
 
-    page.get_by_role("tab", name="Documents").click()
     bad = tmp_path / "image.txt"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(300))
-    page.set_input_files("#upload input[type=file]", str(bad))
-    page.wait_for_function("document.querySelector('#upload-status').innerText.includes('binary')", timeout=120_000)
+    upload(page, bad, expect="binary")
     assert "image.txt" not in page.inner_text("#documents")
 
 
 def test_english_upload_gets_a_title_and_a_language_filter_then_is_removed(page, app_process, tmp_path):
-    page.get_by_role("tab", name="Documents").click()
-    doc = tmp_path / "greenhouse-report.md"
-    doc.write_text("# Greenhouse Robotics Annual Report\n\nThe Kestrel greenhouse lab in Leeds is led by Dr. "
-                   "Amara Okafor, who founded it in 2018. It builds harvesting robots for tomatoes.\n", encoding="utf-8")
-    page.set_input_files("#upload input[type=file]", str(doc))
-    page.wait_for_function("document.querySelector('#upload-status').innerText.includes('Indexed')", timeout=180_000)
+    upload(page, tmp_path / "greenhouse-report.md", "# Greenhouse Robotics Annual Report\n\nThe Kestrel greenhouse lab "
+           "in Leeds is led by Dr. Amara Okafor, who founded it in 2018. It builds harvesting robots for tomatoes.\n")
     assert "Greenhouse Robotics Annual Report" in page.inner_text("#documents")
     page.get_by_role("tab", name="Ask").click()
     assert "English" in page.inner_text("#lang-filter")
@@ -212,9 +213,7 @@ def test_document_text_is_escaped(server, tmp_path, browser):
     page = browser.new_page()
     page.goto(server, wait_until="load")
     page.wait_for_selector("#question textarea", timeout=60_000)
-    page.get_by_role("tab", name="Documents").click()
-    page.set_input_files("#upload input[type=file]", str(hostile))
-    page.wait_for_function("document.querySelector('#upload-status').innerText.includes('Indexed')", timeout=180_000)
+    upload(page, hostile)
     page.get_by_role("tab", name="Ask").click()
     ask(page, "Siapa yang memimpin lab robotika di Jakarta?")
     assert page.evaluate("window.pwned === undefined")
