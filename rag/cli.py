@@ -96,16 +96,64 @@ def batch_lines(stream):
         yield line, None, qid
 
 
+class _Answers:
+    """Questions and look-ups answered by a running app over the same index (``rag.resident``),
+    else in-process (the index and models loaded on first need)."""
+
+    def __init__(self, args):
+        self.args, self.cfg, self.qa, self.url = args, config_from_args(args), None, None
+        if not args.in_process and getattr(args, "reader", None) is None:
+            from rag.resident import find
+
+            self.url = find(self.cfg.index_dir)
+            if self.url:
+                log.info("answered by the running app at %s (--in-process: load the index here instead)", self.url)
+
+    def _remote(self, api: str, *inputs) -> dict | None:
+        from rag.resident import ResidentUnavailable, call
+
+        if self.url is None:
+            return None
+        try:
+            return call(self.url, api, *inputs)
+        except ResidentUnavailable as exc:
+            log.warning("the running app did not answer (%s); answering here", exc)
+            self.url = None
+            return None
+
+    def _local(self, warm: bool = True):
+        if self.qa is None:
+            self.qa = _qa(self.args, warm)
+        return self.qa
+
+    def ask(self, question: str) -> dict:
+        from rag.pipeline import QuestionError
+
+        out = self._remote("ask", question, self.args.top_k or self.cfg.top_k, [], [])
+        if out is None:
+            return self._local().run(question, self.args.top_k).to_json()
+        if "error" in out:
+            raise QuestionError(out["error"])
+        return out
+
+    def search(self, text: str, limit: int) -> list[dict]:
+        out = self._remote("search", text, limit)
+        if out is None:
+            # an exact match needs only the index: encoders load only for a fragment without one
+            return [m.to_json() for m in self._local(warm=False).find_quote(text, limit=limit)]
+        return out["matches"]
+
+
 def cmd_ask(args) -> int:
     from rag.pipeline import NOT_FOUND, QuestionError
 
-    qa = _qa(args)
+    answers = _Answers(args)
     if args.question == "-":
         for question, error, qid in batch_lines(sys.stdin.buffer):
             out = dict(question=question, answers=[], passages=[])
             if error is None:
                 try:
-                    out = qa.run(question, args.top_k).to_json()
+                    out = answers.ask(question)
                 except QuestionError as exc:
                     error = str(exc)
             if error is not None:
@@ -114,7 +162,7 @@ def cmd_ask(args) -> int:
                 out["id"] = qid
             emit(out)
         return EXIT_OK
-    data = qa.run(args.question, args.top_k).to_json()
+    data = answers.ask(args.question)
     if args.json:
         emit(data)
         return EXIT_OK
@@ -131,14 +179,13 @@ def cmd_ask(args) -> int:
 
 
 def cmd_search(args) -> int:
-    # an exact match needs only the index: encoders load only when the fragment has none (a translation)
-    matches = _qa(args, warm=False).find_quote(args.text, limit=args.limit)
+    matches = _Answers(args).search(args.text, args.limit)
     if args.json:
-        emit(dict(query=args.text, matches=[m.to_json() for m in matches]))
+        emit(dict(query=args.text, matches=matches))
         return EXIT_OK
     for m in matches:
-        kind = "exact" if m.exact else f"{m.score:.2f}"
-        print(f"{m.source} {m.start}:{m.end} [{kind}]  {m.text[:120]!r}")
+        kind = "exact" if m["exact"] else f"{m['score']:.2f}"
+        print(f"{m['source']} {m['start']}:{m['end']} [{kind}]  {m['text'][:120]!r}")
     if not matches:
         print("No match in the documents.")
     return EXIT_OK
@@ -210,11 +257,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--top-k", type=int, default=None, help="passages to retrieve (default 5)")
     s.add_argument("--json", action="store_true", help="print the answer as JSON")
     s.add_argument("--reader", choices=["neural", "sentence"], default=None, help="reader to use")
+    s.add_argument("--in-process", action="store_true",
+                   help="load the index and models here even when `rag serve` is running over this index")
 
     s = verb("search", cmd_search, "Find where a quote or fragment comes from (any script or language).")
     s.add_argument("text", help="the fragment to look up")
     s.add_argument("--limit", type=int, default=5, help="matches to show")
     s.add_argument("--json", action="store_true", help="print JSON")
+    s.add_argument("--in-process", action="store_true",
+                   help="load the index here even when `rag serve` is running over this index")
 
     s = verb("eval", cmd_eval, "Evaluate on a JSONL file of questions (id, lang, kind, question, answers, docs).")
     s.add_argument("file", type=Path)

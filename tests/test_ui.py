@@ -49,6 +49,7 @@ def app_process(cfg, built_index, tmp_path_factory):
     yield url, proc, index
     proc.terminate()
     proc.wait(timeout=30)
+    assert not (index / "serve.json").exists(), "a stopped app withdraws its announcement"
 
 
 @pytest.fixture(scope="module")
@@ -315,3 +316,31 @@ def test_soak_many_clients(app_process, browser, tmp_path, record_property):
     p50, p95 = np.percentile(latencies, [50, 95])
     record_property("observed", f"{len(latencies)} requests, 0 errors, p50 {p50:.1f} s, p95 {p95:.1f} s "
                                 f"(queued behind 4 workers); server RSS {rss_start:.0f} → {rss_end:.0f} MB")
+
+
+def test_cli_answers_through_the_running_app(app_process, tmp_path):
+    """`rag ask` / `rag search` over the index a `rag serve` is serving use that app (no models loaded in
+    the CLI process); `--in-process` and a stale announcement answer locally, with the same JSON."""
+    from .conftest import rag
+
+    _, proc, index = app_process
+    question = "Which deep learning framework does FAIR rely on?"
+    remote = rag("ask", question, "--json", "--index", str(index), "-v")
+    assert remote.returncode == 0, remote.stderr.decode()[-2000:]
+    log = remote.stderr.decode()
+    assert "answered by the running app" in log and "Loading embedder" not in log
+    local = rag("ask", question, "--json", "--index", str(index), "--in-process")
+    assert local.returncode == 0, local.stderr.decode()[-2000:]
+    assert json.loads(remote.stdout) == json.loads(local.stdout)
+    found = rag("search", "又要馬兒跑", "--json", "--index", str(index), "-v")
+    assert "answered by the running app" in found.stderr.decode()
+    assert json.loads(found.stdout)["matches"][0]["exact"]
+    empty = rag("ask", "   ", "--index", str(index))
+    assert empty.returncode == 2 and "empty" in empty.stderr.decode()
+    # an announcement left by a process that is gone is ignored
+    stale = tmp_path / "index"
+    shutil.copytree(index, stale, ignore=shutil.ignore_patterns("uploads"))
+    (stale / "serve.json").write_text(json.dumps(dict(url="http://127.0.0.1:9", pid=2 ** 22 + 1)))
+    alone = rag("search", "又要馬兒跑", "--json", "--index", str(stale), "-v")
+    assert alone.returncode == 0 and "running app" not in alone.stderr.decode()
+    assert json.loads(alone.stdout)["matches"] == json.loads(found.stdout)["matches"]

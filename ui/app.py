@@ -8,6 +8,8 @@ out components and renders results.
 from __future__ import annotations
 
 import logging
+import signal
+import sys
 from pathlib import Path
 
 import gradio as gr
@@ -15,6 +17,7 @@ import gradio as gr
 from rag.config import Config
 from rag.ingest.uploads import remove_documents, store_and_ingest
 from rag.pipeline import QA, QuestionError, validate_question
+from rag.resident import announce
 from rag.retrieval.retriever import Filters
 
 from . import render
@@ -195,6 +198,10 @@ def serve(cfg: Config, host: str = "127.0.0.1", port: int = 7860) -> None:
     documents = qa.documents()
     log.info("Ready: %d documents, %d chunks", len(documents), sum(d.chunks for d in documents))
     app = build_app(qa)
-    app.queue(default_concurrency_limit=4).launch(
-        server_name=host, server_port=port, css=CSS, js=JS, show_error=True, quiet=False,
-        max_file_size=f"{int(cfg.max_file_mb)}mb")
+    # a stop by SIGTERM unwinds like Ctrl+C, so the announcement below is withdrawn
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    with announce(cfg.index_dir, f"http://{local}:{port}"):  # `rag ask` / `rag search` use this app meanwhile
+        app.queue(default_concurrency_limit=4).launch(
+            server_name=host, server_port=port, css=CSS, js=JS, show_error=True, quiet=False,
+            max_file_size=f"{int(cfg.max_file_mb)}mb")
