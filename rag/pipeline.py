@@ -153,12 +153,6 @@ class QA:
         return [DocumentInfo(d.doc_id, title_of(d.cleaned.text), d.lang, len(d.original), chunks[d.doc_id])
                 for d in sorted(index.documents.values(), key=lambda d: d.doc_id)]
 
-    def original_text(self, doc_id: str) -> str | None:
-        """A document's original text (what citation offsets point into), or None if not indexed."""
-        doc = self.index.documents.get(doc_id)
-        return doc.original if doc else None
-
-
     def view(self, doc_id: str, start: int, end: int, context: int = 1500) -> DocumentView | None:
         """The cleaned text around original offsets ``[start, end)`` of a document (a citation),
         with that span marked; None if the document is not indexed."""

@@ -9,6 +9,7 @@ the index, that version stays.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,7 +146,8 @@ def migrate(cfg: Config, store: str, milvus_uri: str = "") -> IngestReport:
     """Move the index's vectors to another store (``faiss`` or ``milvus``, a Milvus server at
     ``milvus_uri`` or Milvus Lite when empty): a new generation with the same documents, chunks and
     vectors (nothing is embedded again), switched in atomically."""
-    return _rewrite(cfg, store=store, milvus_uri=milvus_uri)
+    # the live index is read where its manifest says; ``milvus_uri`` is only where it goes
+    return _rewrite(dataclasses.replace(cfg, milvus_uri=""), store=store, milvus_uri=milvus_uri)
 
 
 def _rewrite(cfg: Config, gone: set[str] = frozenset(), store: str = "", milvus_uri: str = "") -> IngestReport:
