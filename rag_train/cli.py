@@ -8,7 +8,7 @@ import logging
 import tempfile
 from pathlib import Path
 
-from rag.cli import config_from_args
+from rag.cli import config_from_args, emit
 from rag.text.crosslingual import ANCHOR_MODES
 
 log = logging.getLogger("rag")
@@ -52,6 +52,26 @@ def cmd_fit_scorer(args) -> int:
     return 0
 
 
+def cmd_eval_open(args) -> int:
+    from rag_train.open_eval import OpenEvalSettings, run
+
+    settings = OpenEvalSettings(qa_dir=args.data, articles=args.articles, passages=args.passages)
+    with tempfile.TemporaryDirectory(prefix="rag-open-eval-") as tmp:
+        report = run(config_from_args(args), settings, Path(args.work or tmp))
+    if args.json:
+        emit(report)
+        return 0
+    cols = ("n", "answerable", "em", "f1", "hit", "citation", "answered", "abstained_unanswerable", "recall_at_5")
+    print(f"open corpus: {report['documents']} documents, {report['questions']} questions")
+    print(f"{'':26s}" + "".join(f"{c[:10]:>11s}" for c in cols))
+    for group in ("by_lang", "by_source", "by_source_lang", "by_origin"):
+        for name, stats in [("overall", report["overall"])] * (group == "by_lang") + list(report[group].items()):
+            print(f"{group[3:] + '=' + name if name != 'overall' else name:26s}"
+                  + "".join(f"{'-' if stats[c] is None else stats[c]:>11}" for c in cols))
+    print("reliability (top answer):", json.dumps(report["reliability"]))
+    return 0
+
+
 def register(verb) -> None:
     """Add the training verbs to the ``rag`` command (``verb`` is ``rag.cli``'s verb factory)."""
     data_help = "folder with the SQuAD-format training files (e.g. ../shared/qa-train)"
@@ -75,6 +95,15 @@ def register(verb) -> None:
     s.add_argument("--traditional", type=float, default=0.0,
                    help="share of Chinese training articles whose passages are read in traditional characters "
                         "(questions as asked); default 0, as the shipped reader was trained")
+
+    s = verb("eval-open", cmd_eval_open, "Open-corpus evaluation: DRCD test articles, FacQA held-out passages "
+                                         "(and CMRC held-out articles with --data) in one index, questions in "
+                                         "Chinese, English and Indonesian asked through `rag ask --json -`.")
+    s.add_argument("--data", type=Path, default=None, help="folder with CMRC 2018 files, to add its held-out articles")
+    s.add_argument("--articles", type=int, default=40, help="DRCD test articles to sample")
+    s.add_argument("--passages", type=int, default=60, help="FacQA held-out passages to sample")
+    s.add_argument("--work", type=Path, default=None, help="keep the collection and its index here")
+    s.add_argument("--json", action="store_true", help="print the report as JSON")
 
     s = verb("fit-scorer", cmd_fit_scorer, "Fit the retrieval fusion and then the answer scorer on held-out articles "
                                            "run through retrieval and the reader; writes the fusion into "

@@ -1,6 +1,7 @@
 """The reader's training data: sources split on their own, chosen by name, cross-lingual renderings."""
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -166,3 +167,22 @@ def test_a_training_folder_resumes_only_the_data_it_was_started_with(cfg, tmp_pa
     _check_work_data(tmp_path / "work", started)  # the same settings resume
     with pytest.raises(ValueError, match=r"question_anchors: off → words.*new --work"):
         train(replace(started, question_anchors="words"), ensure_embedder(cfg))
+
+
+def test_open_corpus_evaluation_collection():
+    """The open-corpus collection: DRCD test articles and FacQA held-out passages (in-repo data), each
+    answerable question's answer in its own indexed document, left-out articles' questions unanswerable."""
+    from rag_train.data import load_source, split_heldout
+    from rag_train.open_eval import OpenEvalSettings, build
+
+    docs, items = build(OpenEvalSettings(articles=6, passages=6, per_article=3, absent=0.34))
+    assert {it["source"] for it in items} == {"drcd", "facqa"}
+    assert {"zh", "en", "id"} <= {it["lang"] for it in items}
+    for it in items:
+        if it["answers"]:
+            assert it["docs"][0] in docs and it["answers"][0] in docs[it["docs"][0]]
+        else:
+            assert it["kind"] == "unanswerable" and not it["docs"]
+    assert any(not it["answers"] for it in items) and any(it["origin"] == "rendered" for it in items)
+    train_passages = {e.context for e in split_heldout(load_source(Path("."), "facqa"))[0]}
+    assert not any(text in train_passages for name, text in docs.items() if name.startswith("facqa-"))
