@@ -184,8 +184,11 @@ class MilvusStore:
     def vectors(self, field: str, ids: list[int]) -> np.ndarray:
         if not len(ids):
             return np.zeros((0, self.fields[field]["dim"]), dtype=np.float32)
-        rows = self.client.get(self.fields[field]["collection"], ids=[int(i) for i in ids], output_fields=["vector"])
-        by_id = {int(r["id"]): r["vector"] for r in rows}
+        by_id = {}
+        for lo in range(0, len(ids), BATCH):  # bounded replies (gRPC caps a message's size)
+            rows = self.client.get(self.fields[field]["collection"], ids=[int(i) for i in ids[lo:lo + BATCH]],
+                                   output_fields=["vector"])
+            by_id.update((int(r["id"]), r["vector"]) for r in rows)
         return np.asarray([by_id[int(i)] for i in ids], dtype=np.float32)
 
     def count(self, field: str) -> int:

@@ -135,7 +135,6 @@ def ingest(paths: list[Path], cfg: Config, rebuild: bool = False, progress: bool
     return report
 
 
-
 def remove(doc_ids: list[str], cfg: Config) -> IngestReport:
     """Take documents out of the index at ``cfg.index_dir`` (a new generation, written atomically;
     the other documents keep their chunks and vectors). The files themselves are not touched."""
