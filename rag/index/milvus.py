@@ -43,7 +43,7 @@ def _client(uri: str):
     except Exception as exc:  # pymilvus raises its own types for unreachable servers and locked files
         hint = ("Milvus Lite lets one process open a database at a time: stop the other `rag` process "
                 "(a running `rag serve`?) or use a Milvus server (--milvus-uri http://host:19530)"
-                if not _is_server(uri) else
+                if not is_server(uri) else
                 "start the server or give the right --milvus-uri / RAG_MILVUS_URI")
         raise IndexUnusable(f"cannot open the Milvus store at {uri} ({type(exc).__name__}: {exc}); {hint}") from exc
 
@@ -92,7 +92,8 @@ def write_milvus(folder: Path, generation: str, vectors: dict[str, np.ndarray], 
     return dict(kind="milvus", uri=uri or LITE_FILE, fields=fields)
 
 
-def _is_server(uri: str) -> bool:
+def is_server(uri: str) -> bool:
+    """Whether ``uri`` names a Milvus server (else it is a Milvus Lite database path)."""
     return uri.startswith(("http://", "https://", "tcp://"))
 
 
@@ -100,7 +101,7 @@ def _close(client, uri: str) -> None:
     """Close a client; for Milvus Lite also stop this process's embedded server of that database,
     which holds its lock (the folder is renamed or reopened next)."""
     client.close()
-    if not _is_server(uri):
+    if not is_server(uri):
         from milvus_lite.server_manager import server_manager_instance
 
         server_manager_instance.release_server(uri)
@@ -126,11 +127,10 @@ def _drop_quietly(client, name: str) -> None:
         log.warning("could not drop Milvus collection %s: %s", name, exc)
 
 
-def drop_generation(folder: Path, entry: dict | None, generation: str, fields: tuple[str, ...]) -> None:
-    """Drop a replaced (or half-written) generation's collections on a Milvus server; a Lite
-    database goes with its generation folder."""
-    uri = (entry or {}).get("uri", "")
-    if not _is_server(uri):
+def drop_generation(uri: str, generation: str, fields: tuple[str, ...]) -> None:
+    """Drop a replaced (or half-written) generation's collections on the Milvus server at ``uri``;
+    a Lite database goes with its generation folder, so there is nothing to do for one."""
+    if not is_server(uri):
         return
     try:
         client = _client(uri)
@@ -153,7 +153,7 @@ class MilvusStore:
 
     def __init__(self, folder: Path, entry: dict, uri_override: str = ""):
         uri = entry["uri"]
-        self.uri = (uri_override or uri) if _is_server(uri) else str(Path(folder) / uri)
+        self.uri = (uri_override or uri) if is_server(uri) else str(Path(folder) / uri)
         self.fields = entry["fields"]
         self.client = _client(self.uri)
         try:

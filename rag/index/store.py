@@ -30,6 +30,7 @@ import numpy as np
 
 from rag.errors import ConfigError, IndexLocked, IndexUnusable, IndexWriteError
 from rag.index.dense import STORES, DenseStore, FaissStore, write_faiss
+from rag.index.milvus import drop_generation, is_server
 from rag.ingest.chunks import Chunk
 from rag.ingest.cleaning import MappedText
 from rag.ingest.documents import Document
@@ -160,18 +161,16 @@ def write_index(index_dir: Path, documents: list[Document], chunks: list[Chunk],
             os.fsync(fh.fileno())
         os.replace(pointer, index_dir / CURRENT)
         _fsync_dir(index_dir)
-    except OSError as exc:
+    except BaseException as exc:  # nothing of the unfinished generation stays, on disk or on a server
         shutil.rmtree(tmp, ignore_errors=True)
+        drop_generation(milvus_uri, gen.name, tuple(vectors))
+        if not isinstance(exc, OSError):
+            raise
         free = shutil.disk_usage(index_dir).free / 1e6
         raise IndexWriteError(
             f"could not write the new index in {index_dir} ({exc}; {free:.1f} MB free on that disk). "
             "Free some space or choose another --index, then run the ingest again; "
             "the previous index is still live and unchanged.") from exc
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if store == "milvus":
-            _drop_collections(tmp, dict(uri=milvus_uri), gen.name, tuple(vectors))
-        raise
     _remove_stale(index_dir, keep=gen.name)
     return gen
 
@@ -193,17 +192,11 @@ def _remove_stale(index_dir: Path, keep: str) -> None:
     the previous generation, so it is kept one round)."""
     gens = sorted((p for p in index_dir.glob("gen-*") if p.name != keep), key=lambda p: p.stat().st_mtime)
     for p in gens[:-1] + list(index_dir.glob(".tmp-gen-*")) + list(index_dir.glob(".CURRENT-*")):
-        if p.is_dir():
-            manifest = _read_manifest(p)
-            if manifest and manifest.get("store", {}).get("kind") == "milvus":
-                _drop_collections(p, manifest["store"], p.name, tuple(manifest["store"]["fields"]))
+        manifest = _read_manifest(p) if p.is_dir() else None
+        entry = (manifest or {}).get("store") or {}
+        if entry.get("kind") == "milvus":
+            drop_generation(entry["uri"], p.name, tuple(entry["fields"]))
         shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-
-
-def _drop_collections(folder: Path, entry: dict | None, generation: str, fields: tuple[str, ...]) -> None:
-    from rag.index.milvus import drop_generation
-
-    drop_generation(folder, entry, generation, fields)
 
 
 def _read_manifest(gen: Path) -> dict | None:
@@ -234,7 +227,7 @@ def store_settings(manifest: dict | None, store: str = "", milvus_uri: str = "")
     (``manifest``), else faiss. The URI is empty for faiss and for Milvus Lite."""
     entry = (manifest or {}).get("store") or {}
     kind = store or entry.get("kind", "faiss")
-    server = entry.get("uri", "") if entry.get("kind") == "milvus" and "://" in entry.get("uri", "") else ""
+    server = entry.get("uri", "") if entry.get("kind") == "milvus" and is_server(entry.get("uri", "")) else ""
     return kind, (milvus_uri or server) if kind == "milvus" else ""
 
 

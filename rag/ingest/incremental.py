@@ -105,7 +105,9 @@ def ingest(paths: list[Path], cfg: Config, rebuild: bool = False, progress: bool
                 todo.append(doc)
         report.removed = sorted(set(old_docs) - set(docs))
         pending = {d.doc_id for d in todo}
-        moving = old and store_settings(old.manifest, cfg.store, cfg.milvus_uri) != store_settings(old.manifest)
+        live = old.manifest if old else current_manifest(cfg.index_dir)  # a rebuild stays in the live store
+        store, uri = store_settings(live, cfg.store, cfg.milvus_uri)
+        moving = old and (store, uri) != store_settings(old.manifest)
         if old and not report.changed and not moving and old.manifest.get("lexical") == settings["lexical"]:
             report.generation, report.chunks = old.generation, len(old.chunks)
             return report
@@ -114,25 +116,35 @@ def ingest(paths: list[Path], cfg: Config, rebuild: bool = False, progress: bool
         fresh: dict[str, list[int]] = {}
         for row, chunk in enumerate(new_chunks):
             fresh.setdefault(chunk.doc_id, []).append(row)
-        chunks, parts = [], {f: [] for f in FIELDS}
+        chunks, picks = [], []  # picks: (new?, row) of each chunk of the new generation, in order
         for doc_id in sorted(docs):
-            if doc_id in pending:
-                rows = fresh.get(doc_id, [])
-                chunks += [new_chunks[r] for r in rows]
-                vectors = {f: new_vectors[f][rows] for f in FIELDS}
-            else:  # unchanged: its chunks and vectors come from the live index, whichever store holds them
-                rows = kept[doc_id]
-                chunks += [old.chunks[r] for r in rows]
-                vectors = {f: old.dense.vectors(f, rows) for f in FIELDS}
-            for f in FIELDS:
-                if rows:
-                    parts[f].append(np.asarray(vectors[f], dtype=np.float32))
-        matrix = {f: np.vstack(parts[f]) if parts[f] else np.zeros((0, 1), np.float32) for f in FIELDS}
+            new = doc_id in pending
+            rows = fresh.get(doc_id, []) if new else kept[doc_id]
+            chunks += [(new_chunks if new else old.chunks)[r] for r in rows]
+            picks += [(new, r) for r in rows]
+        matrix = _vectors(picks, new_vectors, old)
         ordered = [docs[d] for d in sorted(docs)]
-        store, uri = store_settings(current_manifest(cfg.index_dir), cfg.store, cfg.milvus_uri)
         gen = write_index(Path(cfg.index_dir), ordered, chunks, matrix, settings, cfg.exact_max_vectors, store, uri)
         report.generation, report.chunks = gen.name, len(chunks)
     return report
+
+
+def _vectors(picks: list[tuple[bool, int]], new_vectors: dict[str, np.ndarray], old) -> dict[str, np.ndarray]:
+    """Each field's matrix in ``picks`` order: new rows from ``new_vectors``, kept rows from the live
+    index ``old``, fetched in one call a field whichever store holds them (one Milvus round trip, not
+    one a document)."""
+    is_new = np.array([new for new, _ in picks], dtype=bool)
+    kept = [r for new, r in picks if not new]
+    fresh = [r for new, r in picks if new]
+    matrix = {}
+    for f in FIELDS:
+        parts = [(~is_new, old.dense.vectors(f, kept))] if kept else []
+        parts += [(is_new, np.asarray(new_vectors[f], dtype=np.float32)[fresh])] if fresh else []
+        out = np.zeros((len(picks), parts[0][1].shape[1] if parts else 1), dtype=np.float32)
+        for where, rows in parts:
+            out[where] = rows
+        matrix[f] = out
+    return matrix
 
 
 def remove(doc_ids: list[str], cfg: Config) -> IngestReport:

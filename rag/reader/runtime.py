@@ -94,7 +94,6 @@ def onnx_model(model_loader, cache: Path, int8: bool) -> Path:
     with artefact_lock(wanted, "the ONNX reader"):
         if wanted.is_file():  # another process built it while this one waited
             return wanted
-        cache.mkdir(parents=True, exist_ok=True)
         with private_folder(wanted) as work:
             with stage("exporting the reader to ONNX"):
                 built = export_onnx(model_loader(), work / "reader.onnx")
