@@ -16,7 +16,7 @@ import gradio as gr
 
 from rag.config import Config
 from rag.ingest.uploads import remove_documents, store_and_ingest
-from rag.pipeline import QA, QuestionError, validate_question
+from rag.pipeline import QA, QuestionError
 from rag.resident import announce
 from rag.retrieval.retriever import Filters
 
@@ -80,15 +80,12 @@ def build_app(qa: QA) -> gr.Blocks:
         return dict(query=text, matches=[m.to_json() for m in matches])
 
     def respond(message, history, docs, langs, top_k):
-        try:
-            validate_question(message, qa.cfg.max_question_chars)
-        except QuestionError as exc:  # nothing is added to the chat; the question stays to be edited
-            gr.Warning(str(exc))
-            return history, gr.update(), gr.update(), gr.update(), gr.update()
         result = ask_json(message, top_k, docs, langs)
-        reply = f"⚠️ {render.esc(result['error'])}" if "error" in result else render.answer_markdown(result)
+        if "error" in result:  # a question that cannot be asked: nothing is added to the chat, it stays to be edited
+            gr.Warning(result["error"])
+            return history, gr.update(), gr.update(), gr.update(), gr.update()
         history = list(history or []) + [{"role": "user", "content": render.esc(message)},
-                                         {"role": "assistant", "content": reply}]
+                                         {"role": "assistant", "content": render.answer_markdown(result)}]
         choices = render.citation_choices(result)
         return (history, "", render.passages_html(result),
                 gr.update(choices=choices, value=choices[0][1] if choices else None), result)
@@ -102,7 +99,7 @@ def build_app(qa: QA) -> gr.Blocks:
         place = render.parse_citation(value)
         if place is None:
             return gr.update(), gr.update()
-        return render.document_view_html(qa.view(*place)), gr.update(value=render.citation_value(*place))
+        return show_citation(value), gr.update(value=render.citation_value(*place))
 
     def lookup(text):
         return render.quotes_markdown(search_json(text)["matches"])
