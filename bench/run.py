@@ -59,8 +59,8 @@ def run(cfg: Config, settings: BenchSettings) -> dict:
         cold = bench_cold(cfg, index_dir, items[0]["question"])
         log.info("2/6 warm queries: %d questions", len(items))
         queries = bench_queries(cfg, items)
-        log.info("3/6 warm ingest")
-        warm = bench_warm_ingest(cfg)
+        log.info("3/6 warm ingest of real articles")
+        warm = bench_warm_ingest(cfg, work, settings.quick)
         from rag.index.store import load_index
 
         index = load_index(index_dir)

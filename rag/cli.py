@@ -170,6 +170,9 @@ def cmd_ask(args) -> int:
         print(NOT_FOUND)
     for i, a in enumerate(data["answers"], 1):
         print(f"{i}. {a['text']}   (confidence {a['score']:.2f})")
+        if a.get("context"):
+            dated = f"; the document is dated {a['context']['dated']}" if a["context"]["dated"] else ""
+            print(f"   in: {a['context']['text']}{dated}")
         for c in a["citations"]:
             print(f"   [{c['source']} {c['start']}:{c['end']}] {c['quote']}")
     print("\nPassages:")

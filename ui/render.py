@@ -64,6 +64,10 @@ def answer_markdown(result: dict) -> str:
         return "\n".join(lines)
     best = answers[0]
     lines = [f"**{esc(best['text'])}**  ·  confidence {best['score']:.2f}", ""]
+    if best.get("context"):  # a bare fragment ("11月"): its clause, and the document's own date
+        ctx = best["context"]
+        dated = f" (the document is dated {esc(ctx['dated'])})" if ctx["dated"] else ""
+        lines[-1:-1] = [f"in “{highlighted_quote(ctx['text'], *ctx['answer_in_context'])}”{dated}"]
     for n, c in enumerate(best["citations"], 1):
         lo, hi = c["answer_in_quote"]
         lines.append(f"{n}. {_cite_link(n, c)}: {highlighted_quote(c['quote'], lo, hi)}")

@@ -4,7 +4,9 @@ An answer's ``text`` is the span as a reader sees it (cleaned: inline pinyin and
 removed); each citation gives ``start``/``end`` into the document's original text, and
 ``original`` = ``original_text[start:end]`` exactly (equal to ``text`` unless cleaning
 removed something inside the span). The same answer found in several places, in
-traditional or simplified script, becomes one answer with several citations.
+traditional or simplified script, becomes one answer with several citations. A bare
+fragment (a month without its year, a lone number) is widened or given its clause
+(``rag.answer.fragments``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
+from rag.answer.fragments import context, widen
 from rag.evaluation import normalize_answer
 from rag.index.store import Index
 from rag.reader.base import Span
@@ -36,16 +39,30 @@ class Citation:
     score: float
 
 
+@dataclass(frozen=True)
+class AnswerContext:
+    """The clause around a bare answer (cleaned text, original offsets) and the document's
+    own date when the answer is a date without a year."""
+
+    text: str
+    start: int
+    end: int
+    answer_in_context: tuple[int, int]
+    dated: str | None
+
+
 @dataclass
 class Answer:
     text: str
     score: float
     citations: list[Citation] = field(default_factory=list)
+    context: AnswerContext | None = None
 
     def to_json(self) -> dict:
         first = self.citations[0]
+        ctx = self.context and dict(asdict(self.context), answer_in_context=list(self.context.answer_in_context))
         return dict(text=self.text, score=round(self.score, 4), source=first.source, start=first.start,
-                    end=first.end, quote=first.quote, original=first.original,
+                    end=first.end, quote=first.quote, original=first.original, context=ctx,
                     citations=[dict(asdict(c), answer_in_quote=list(c.answer_in_quote)) for c in self.citations])
 
 
@@ -74,15 +91,26 @@ def _inside_word(text: str, i: int) -> bool:
     return 0 < i < len(text) and all(c.isalnum() and not CJK.match(c) for c in (text[i - 1], text[i]))
 
 
-def cite(index: Index, span: Span) -> Citation:
+def cite(index: Index, span: Span, bounds: tuple[int, int] | None = None) -> Citation:
+    """The citation of ``span`` (or of ``bounds``, cleaned-text offsets in its document)."""
     doc = index.documents[span.passage.chunk.doc_id]
     cleaned = doc.cleaned
-    start, end = cleaned.original_span(span.start, span.end)
-    q0, q1 = sentence_bounds(cleaned.text, span.start, span.end)
+    s0, e0 = bounds or (span.start, span.end)
+    start, end = cleaned.original_span(s0, e0)
+    q0, q1 = sentence_bounds(cleaned.text, s0, e0)
     qs, qe = cleaned.original_span(q0, q1)
-    return Citation(doc.doc_id, cleaned.text[span.start:span.end], start, end, doc.original[start:end],
-                    cleaned.text[q0:q1], qs, qe,
-                    (span.start - q0, span.end - q0), round(span.score, 4))
+    return Citation(doc.doc_id, cleaned.text[s0:e0], start, end, doc.original[start:end],
+                    cleaned.text[q0:q1], qs, qe, (s0 - q0, e0 - q0), round(span.score, 4))
+
+
+def answer_context(index: Index, doc_id: str, start: int, end: int) -> AnswerContext | None:
+    cleaned = index.documents[doc_id].cleaned
+    found = context(cleaned.text, start, end)
+    if found is None:
+        return None
+    o0, o1 = cleaned.original_span(found.start, found.end)
+    return AnswerContext(cleaned.text[found.start:found.end], o0, o1,
+                         (start - found.start, end - found.start), found.dated)
 
 
 def assemble(index: Index, spans: list[Span], limit: int, threshold: float) -> list[Answer]:
@@ -92,11 +120,12 @@ def assemble(index: Index, spans: list[Span], limit: int, threshold: float) -> l
         if span.score < threshold:
             break
         doc = index.documents[span.passage.chunk.doc_id]
-        text = doc.cleaned.text[span.start:span.end]
+        bounds = widen(doc.cleaned.text, span.start, span.end)
+        text = doc.cleaned.text[bounds[0]:bounds[1]]
         key = normalize_answer(text)
         if not key:
             continue
-        cit = cite(index, span)
+        cit = cite(index, span, bounds)
         if key in answers:
             if all((c.source, c.start) != (cit.source, cit.start) for c in answers[key].citations):
                 answers[key].citations.append(cit)
@@ -104,7 +133,7 @@ def assemble(index: Index, spans: list[Span], limit: int, threshold: float) -> l
         if _overlaps(key, answers):
             continue
         if len(answers) < limit:
-            answers[key] = Answer(text, span.score, [cit])
+            answers[key] = Answer(text, span.score, [cit], answer_context(index, doc.doc_id, *bounds))
     return list(answers.values())
 
 

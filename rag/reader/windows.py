@@ -17,6 +17,7 @@ MAX_LEN = 256
 STRIDE = 96
 MAX_ANSWER_TOKENS = 30
 MAX_QUESTION_TOKENS = 64
+PAD = "<pad>"
 
 
 @dataclass(frozen=True)
@@ -28,38 +29,60 @@ class SpanCandidate:
     null_score: float  # the window's no-answer score
 
 
+@dataclass(frozen=True)
+class Windows:
+    """Tokenised (question, passage) windows, padded to the longest."""
+
+    input_ids: np.ndarray  # (windows, tokens) int64
+    attention_mask: np.ndarray
+    offsets: list[list[tuple[int, int]]]  # per token: character offsets into its text
+    sequence_ids: list[list[int | None]]  # per token: 0 question, 1 passage, None special/padding
+    sample: np.ndarray  # per window: index of its (question, passage) pair
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    def context_mask(self, i: int) -> np.ndarray:
+        """True for the tokens of window ``i`` that belong to the passage."""
+        return np.array([s == 1 for s in self.sequence_ids[i]])
+
+
 def encode_windows(tokenizer, questions: list[str], contexts: list[str],
-                   max_len: int = MAX_LEN, stride: int = STRIDE):
-    """Tokenise (question, context) pairs into overlapping windows with offsets."""
+                   max_len: int = MAX_LEN, stride: int = STRIDE) -> Windows:
+    """Tokenise (question, context) pairs into overlapping windows with offsets.
+    ``tokenizer`` is a ``rag.models.tokenizer.SharedTokenizer``."""
     questions = [_clip_question(tokenizer, q) for q in questions]
-    return tokenizer(
-        questions, contexts, truncation="only_second", max_length=max_len, stride=stride,
-        return_overflowing_tokens=True, return_offsets_mapping=True, padding="longest",
-        return_tensors="np",
-    )
+    encodings = tokenizer.encode_batch(list(zip(questions, contexts)), max_len, stride=stride, strategy="only_second")
+    windows, sample = [], []
+    for i, enc in enumerate(encodings):
+        for w in [enc, *enc.overflowing]:
+            windows.append(w)
+            sample.append(i)
+    width = max((len(w.ids) for w in windows), default=0)
+    ids = np.full((len(windows), width), tokenizer.token_to_id(PAD), dtype=np.int64)
+    mask = np.zeros((len(windows), width), dtype=np.int64)
+    for row, w in enumerate(windows):
+        ids[row, :len(w.ids)] = w.ids
+        mask[row, :len(w.ids)] = 1
+    pad = width - np.array([len(w.ids) for w in windows], dtype=int)
+    return Windows(ids, mask, [list(w.offsets) + [(0, 0)] * p for w, p in zip(windows, pad)],
+                   [list(w.sequence_ids) + [None] * p for w, p in zip(windows, pad)], np.array(sample, dtype=int))
 
 
 def _clip_question(tokenizer, question: str) -> str:
-    ids = tokenizer(question, add_special_tokens=False)["input_ids"]
+    ids = tokenizer.ids(question)
     if len(ids) <= MAX_QUESTION_TOKENS:
         return question
     return tokenizer.decode(ids[:MAX_QUESTION_TOKENS])
 
 
-def context_mask(encoding, i: int) -> np.ndarray:
-    """True for the tokens of window ``i`` that belong to the passage."""
-    return np.array([s == 1 for s in encoding.sequence_ids(i)])
-
-
-def span_candidates(encoding, start_logits: np.ndarray, end_logits: np.ndarray,
+def span_candidates(encoding: Windows, start_logits: np.ndarray, end_logits: np.ndarray,
                     top_n: int = 5, max_answer_tokens: int = MAX_ANSWER_TOKENS,
                     contexts: list[str] | None = None) -> list[SpanCandidate]:
     """The ``top_n`` best spans of every window, with character offsets."""
     out = []
-    offsets = encoding["offset_mapping"]
-    mapping = encoding["overflow_to_sample_mapping"]
     for w in range(len(start_logits)):
-        mask = context_mask(encoding, w)
+        mask = encoding.context_mask(w)
         if not mask.any():
             continue
         s_log = np.where(mask, start_logits[w], -np.inf)
@@ -73,9 +96,9 @@ def span_candidates(encoding, start_logits: np.ndarray, end_logits: np.ndarray,
                 if s <= e < s + max_answer_tokens and np.isfinite(s_log[s] + e_log[e]):
                     pairs.append((float(s_log[s] + e_log[e]), int(s), int(e)))
         pairs.sort(reverse=True)
-        ctx_i = int(mapping[w])
+        ctx_i = int(encoding.sample[w])
         for score, s, e in pairs[:top_n]:
-            c0, c1 = int(offsets[w][s][0]), int(offsets[w][e][1])
+            c0, c1 = int(encoding.offsets[w][s][0]), int(encoding.offsets[w][e][1])
             if contexts is not None:
                 c0, c1 = trim_span(contexts[ctx_i], c0, c1)
             if c1 > c0:

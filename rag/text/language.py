@@ -133,15 +133,20 @@ def tokenize(text: str) -> list[str]:
 def _pinyin_grams(text: str, sizes: tuple[int, ...]):
     """(joined toneless pinyin, start, end) of every window of ``sizes`` characters of each
     run of Chinese characters in ``text``, left to right."""
-    from pypinyin import lazy_pinyin
-
     for match in CJK_RUN.finditer(fold(text)):
-        syllables = lazy_pinyin(match.group())
+        syllables = _syllables(match.group())
         if len(syllables) != len(match.group()):  # a character without pinyin: no alignment
             continue
         for n in sizes:
             for i in range(len(syllables) - n + 1):
                 yield "".join(syllables[i:i + n]), match.start() + i, match.start() + i + n
+
+
+@functools.lru_cache(maxsize=16384)  # the answer scorer reads the same passages' runs again and again
+def _syllables(run: str) -> tuple[str, ...]:
+    from pypinyin import lazy_pinyin
+
+    return tuple(lazy_pinyin(run))
 
 
 def pinyin_tokens(text: str) -> list[str]:

@@ -1,0 +1,91 @@
+"""multilingual-e5-small on ONNX Runtime: the same vectors as the SentenceTransformer
+(mean-pooled, L2-normalised, ``query: ``/``passage: `` prompts) without torch.
+
+The graph (int8, ``rag.models.onnx``) includes pooling and normalisation, so a call returns the
+embeddings. Texts are encoded in batches of similar length, which wastes little on padding.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+PROMPTS = {"query": "query: ", "passage": "passage: "}
+MAX_TOKENS = 512
+BATCH = 32
+
+
+class E5Encoder:
+    """``encode(texts, kind)`` → float32 unit vectors; ``kind`` is ``query`` or ``passage``."""
+
+    def __init__(self, graph: Path, tokenizer):
+        from rag.models.onnx import inference_session
+
+        self.session = inference_session(graph)
+        self.tokenizer = tokenizer  # a rag.models.tokenizer.SharedTokenizer
+        self.dim = self.session.get_outputs()[0].shape[-1]
+
+    def encode(self, texts: list[str], kind: str, progress: bool = False) -> np.ndarray:
+        prefix = PROMPTS[kind]
+        encodings = self.tokenizer.encode_batch([prefix + t for t in texts], MAX_TOKENS)
+        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        meter = _Progress(len(texts), progress)
+        for i in range(0, len(texts), BATCH):
+            rows = order[i:i + BATCH]
+            width = max(len(encodings[r].ids) for r in rows)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for j, r in enumerate(rows):
+                n = len(encodings[r].ids)
+                ids[j, :n] = encodings[r].ids
+                mask[j, :n] = 1
+            out[rows] = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            meter.advance(len(rows))
+        return out
+
+
+class _Progress:
+    """A log line about every 10 seconds with the rate and the time left (long encodes only)."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.done, self.enabled = total, 0, enabled
+        self.t0 = self.last = time.perf_counter()
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        now = time.perf_counter()
+        if not self.enabled or (now - self.last < 10 and self.done < self.total):
+            return
+        self.last = now
+        rate = self.done / max(now - self.t0, 1e-9)
+        log.info("embedded %d/%d chunks (%.0f%%), %.1f chunks/s, about %.0f s left", self.done, self.total,
+                 100 * self.done / self.total, rate, (self.total - self.done) / max(rate, 1e-9))
+
+
+def build_graph(sentence_transformer_dir: Path, work: Path) -> Path:
+    """The e5 encoder with mean pooling and normalisation as one int8 ONNX graph."""
+    import torch
+    from transformers import AutoModel
+
+    from rag.models.onnx import build_bert_graph, eager_attention
+
+    bert = eager_attention(AutoModel.from_pretrained(str(sentence_transformer_dir), local_files_only=True))
+
+    class Pooled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids, attention_mask):
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(mean, dim=-1)
+
+    return build_bert_graph(Pooled(), bert.config, {"embedding": {0: "batch"}}, work)

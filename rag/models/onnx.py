@@ -1,0 +1,97 @@
+"""Models as ONNX Runtime graphs: derived once from their torch form, cached, run without torch.
+
+A graph is exported with eager attention (the default SDPA export masks scores with
+``Where``/``IsNaN`` nodes that took a third of the reader's time), fused by ONNX Runtime's
+BERT optimizer (one ``Attention``, ``SkipLayerNormalization`` and ``BiasGelu`` node a layer)
+and quantised to dynamic int8 (per-channel weights, the word-embedding table included).
+docs/experiments/speed.md has the figures. Serving imports only ``onnxruntime``; building
+imports torch, once per ``RAG_HOME``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+# part of every cached graph's path: a change to how graphs are built rebuilds them
+GRAPH_VERSION = "g2"
+
+
+def inference_session(path: Path, threads: int | None = None):
+    """An ONNX Runtime CPU inference engine for the graph at ``path``, using every core."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # idle threads would otherwise spin after each call and slow whichever model runs next
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # no arena: it keeps the peak of the largest batch so far (380 MB after one ingest batch)
+    opts.enable_cpu_mem_arena = False
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def cached_graph(wanted: Path, what: str, build: Callable[[Path], Path]) -> Path:
+    """The graph at ``wanted``, built on first use by ``build(work_folder)`` under the artefact's
+    lock, in a private folder, then published (``rag.models.cache``)."""
+    from rag.models.cache import artefact_lock, private_folder, publish, stage
+
+    if wanted.is_file():
+        return wanted
+    with artefact_lock(wanted, what):
+        if wanted.is_file():  # another process built it while this one waited
+            return wanted
+        with private_folder(wanted) as work, stage(f"building {what} for ONNX Runtime"):
+            publish(build(work), wanted)
+    return wanted
+
+
+def build_bert_graph(module, bert_config, outputs: dict[str, dict[int, str]], work: Path,
+                     int8: bool = True) -> Path:
+    """Export ``module`` (a torch module over ``(input_ids, attention_mask)`` whose encoder is a
+    BERT with ``bert_config``; ``outputs`` names each output and its dynamic axes), fuse it, and
+    quantise it to int8 unless ``int8`` is False."""
+    path = _export(module, outputs, work / "exported.onnx")
+    path = _fuse(path, bert_config, work / "fused.onnx")
+    return _quantize_int8(path, work / "int8.onnx") if int8 else path
+
+
+def eager_attention(model):
+    """``model`` switched to eager attention, which exports to plain additive masking."""
+    model.set_attn_implementation("eager")
+    return model
+
+
+def _export(module, outputs: dict[str, dict[int, str]], target: Path) -> Path:
+    import torch
+
+    ids = torch.ones((2, 16), dtype=torch.long)
+    inputs = {n: {0: "batch", 1: "tokens"} for n in ("input_ids", "attention_mask")}
+    torch.onnx.export(module.eval(), (ids, torch.ones_like(ids)), str(target), input_names=list(inputs),
+                      output_names=list(outputs), opset_version=17, dynamo=False, dynamic_axes=inputs | outputs)
+    return target
+
+
+def _fuse(source: Path, bert_config, target: Path) -> Path:
+    from onnxruntime.transformers import optimizer
+
+    fused = optimizer.optimize_model(str(source), model_type="bert", num_heads=bert_config.num_attention_heads,
+                                     hidden_size=bert_config.hidden_size)
+    fused.save_model_to_file(str(target))
+    return target
+
+
+def _quantize_int8(source: Path, target: Path) -> Path:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # fused nodes are outside ONNX's type inference: their outputs are float
+    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
+                     op_types_to_quantize=["MatMul", "Attention", "EmbedLayerNormalization"],
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    return target

@@ -1,0 +1,40 @@
+"""The e5 tokenizer, one instance per process, shared by the embedder and the reader.
+
+Loaded from the converted model's ``tokenizer.json`` with ``tokenizers`` (no transformers).
+Its 250 000-piece vocabulary takes about 280 MB, so the two models share it; truncation is
+tokenizer state in ``tokenizers``, so each call sets its own under a lock (the app serves
+requests in parallel).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+
+class SharedTokenizer:
+    def __init__(self, path: Path):
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(path))
+        self._lock = threading.Lock()
+
+    def encode_batch(self, inputs: list, max_length: int, stride: int = 0, strategy: str = "longest_first") -> list:
+        """``tokenizers.Encoding`` s of texts or (text, text) pairs, truncated to ``max_length``
+        tokens; with ``strategy="only_second"`` the rest of a pair's second text overflows into
+        further windows of ``stride`` tokens' overlap (``Encoding.overflowing``)."""
+        with self._lock:
+            self._tokenizer.enable_truncation(max_length, stride=stride, strategy=strategy)
+            return self._tokenizer.encode_batch(inputs)
+
+    def ids(self, text: str) -> list[int]:
+        """The token ids of ``text`` alone: no special tokens, no truncation."""
+        with self._lock:
+            self._tokenizer.no_truncation()
+            return self._tokenizer.encode(text, add_special_tokens=False).ids
+
+    def decode(self, ids: list[int]) -> str:
+        return self._tokenizer.decode(ids)
+
+    def token_to_id(self, token: str) -> int | None:
+        return self._tokenizer.token_to_id(token)
