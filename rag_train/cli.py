@@ -37,8 +37,9 @@ def cmd_fit_scorer(args) -> int:
     from rag_train.scorer import ABSTAIN_SHARE, ANSWER_SHARE, FitSettings, collect, fit, save
 
     cfg = config_from_args(args)
+    chosen = {} if args.sources is None else dict(sources=_sources(args.sources))
     with tempfile.TemporaryDirectory(prefix="rag-fit-") as tmp:
-        fusion, records = collect(cfg, FitSettings(qa_dir=args.data, work_dir=Path(args.work or tmp)))
+        fusion, records = collect(cfg, FitSettings(qa_dir=args.data, work_dir=Path(args.work or tmp), **chosen))
     scorer, report = fit(records)
     path = save(scorer, report, cfg.reader_weights, cfg.reader_runtime)
     log.info("answer scorer (%s) written to %s", cfg.reader_runtime, path)
@@ -50,6 +51,19 @@ def cmd_fit_scorer(args) -> int:
              "%.0f%% of answerable held-out questions (fit half)",
              report["scorer"]["threshold"], 100 * ABSTAIN_SHARE, 100 * ANSWER_SHARE)
     return 0
+
+
+def _sources(text: str) -> tuple[tuple[str, int], ...]:
+    """``cmrc2018:200,facqa:100`` → ((source, distractor articles), …)."""
+    from rag.errors import InputError
+
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, n = part.partition(":")
+        if not n.strip().isdigit():
+            raise InputError(f"--sources: '{part}' is not NAME:COUNT (e.g. cmrc2018:200)")
+        out.append((name.strip(), int(n)))
+    return tuple(out)
 
 
 def cmd_eval_open(args) -> int:
@@ -111,3 +125,6 @@ def register(verb) -> None:
     s.add_argument("--data", type=Path, required=True, help=data_help)
     s.add_argument("--work", type=Path, default=None,
                    help="keep the fit collection, its index and the collected candidates here (reused by the next run)")
+    s.add_argument("--sources", default=None,
+                   help="held-out sources with their distractor articles, e.g. cmrc2018:200,facqa:100,drcd_dev:100 "
+                        "(default: FitSettings.sources)")

@@ -212,6 +212,8 @@ def unanswerable(examples: list[QAExample], fraction: float, seed: int = 11) -> 
 # given data folder, then in the project's data/qa-extra (see its MANIFEST.md)
 SOURCES = {"cmrc2018": ("cmrc2018_dev.json", "cmrc2018_trial.json"),
            "drcd": ("DRCD_dev.json", "DRCD_test.json"),
+           # DRCD's dev file alone: the answer scorer's fit may use it, `rag eval-open` uses the test file
+           "drcd_dev": ("DRCD_dev.json",),
            "facqa": ("facqa.json",)}
 
 

@@ -1,9 +1,9 @@
 """Models as ONNX Runtime graphs: derived once from their torch form, cached, run without torch.
 
 A graph is exported with eager attention (the default SDPA export masks scores with
-``Where``/``IsNaN`` nodes that took a third of the reader's time), fused by ONNX Runtime's
-BERT optimizer (one ``Attention``, ``SkipLayerNormalization`` and ``BiasGelu`` node a layer)
-and quantised to dynamic int8 (per-channel weights, the word-embedding table included).
+``Where``/``IsNaN`` nodes that took a third of the reader's time), optionally fused by ONNX
+Runtime's BERT optimizer (one ``Attention``, ``SkipLayerNormalization`` and ``BiasGelu`` node a
+layer), and quantised to dynamic int8 (per-channel weights, the word-embedding table included).
 docs/experiments/speed.md has the figures. Serving imports only ``onnxruntime``; building
 imports torch, once per ``RAG_HOME``.
 """
@@ -18,7 +18,7 @@ from typing import Callable
 log = logging.getLogger(__name__)
 
 # part of every cached graph's path: a change to how graphs are built rebuilds them
-GRAPH_VERSION = "g2"
+GRAPH_VERSION = "g3"
 
 
 def inference_session(path: Path, threads: int | None = None):
@@ -52,12 +52,13 @@ def cached_graph(wanted: Path, what: str, build: Callable[[Path], Path]) -> Path
 
 
 def build_bert_graph(module, bert_config, outputs: dict[str, dict[int, str]], work: Path,
-                     int8: bool = True) -> Path:
+                     int8: bool = True, fuse: bool = True) -> Path:
     """Export ``module`` (a torch module over ``(input_ids, attention_mask)`` whose encoder is a
-    BERT with ``bert_config``; ``outputs`` names each output and its dynamic axes), fuse it, and
-    quantise it to int8 unless ``int8`` is False."""
+    BERT with ``bert_config``; ``outputs`` names each output and its dynamic axes), fuse it unless
+    ``fuse`` is False, and quantise it to int8 unless ``int8`` is False."""
     path = _export(module, outputs, work / "exported.onnx")
-    path = _fuse(path, bert_config, work / "fused.onnx")
+    if fuse:
+        path = _fuse(path, bert_config, work / "fused.onnx")
     return _quantize_int8(path, work / "int8.onnx") if int8 else path
 
 
@@ -90,8 +91,9 @@ def _quantize_int8(source: Path, target: Path) -> Path:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # fused nodes are outside ONNX's type inference: their outputs are float
+    # plain graphs: MatMul and the embedding Gathers; fused ones: MatMul, Attention and the
+    # embeddings inside EmbedLayerNormalization, fused nodes being outside ONNX's type inference
     quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
-                     op_types_to_quantize=["MatMul", "Attention", "EmbedLayerNormalization"],
+                     op_types_to_quantize=["MatMul", "Gather", "Attention", "EmbedLayerNormalization"],
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     return target
