@@ -7,6 +7,8 @@ import pytest
 
 from rag.answer.fragments import context, dateline, is_bare, widen
 
+from .conftest import rag
+
 TEXT = ("发布时间:2021-12-16 18:17 评论\n\n科学家也正在离开互联网。11月,复旦大学官宣漆远正式加入复旦大学,出任院长。"
         "2019年3月他来了。He joined in November 2020, and left on 3 May. It hired 42 people. In 2021 it grew.")
 
@@ -68,3 +70,11 @@ def test_the_app_shows_the_clause_with_the_answer_marked():
         "dated": "2021-12-16"}}], "passages": []}
     shown = answer_markdown(result)
     assert "in “<mark>11月</mark>,复旦大学官宣漆远正式加入复旦大学” (the document is dated 2021" in shown
+
+
+def test_cli_shows_a_bare_date_with_its_clause_and_the_documents_date(cfg, built_index):
+    proc = rag("ask", "--in-process", "When did Qi Yuan join Fudan University?", "--index", str(cfg.index_dir))
+    out = proc.stdout.decode("utf-8")
+    assert proc.returncode == 0, proc.stderr.decode()[-500:]
+    assert out.startswith("1. 11月"), out[:300]
+    assert "in: 11月,复旦大学官宣" in out and "the document is dated 2021-12-16" in out
