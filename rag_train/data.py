@@ -212,17 +212,20 @@ def unanswerable(examples: list[QAExample], fraction: float, seed: int = 11) -> 
 # given data folder, then in the project's data/qa-extra (see its MANIFEST.md)
 SOURCES = {"cmrc2018": ("cmrc2018_dev.json", "cmrc2018_trial.json"),
            "drcd": ("DRCD_dev.json", "DRCD_test.json"),
-           # DRCD's dev file alone: the answer scorer's fit may use it, `rag eval-open` uses the test file
-           "drcd_dev": ("DRCD_dev.json",),
            "facqa": ("facqa.json",)}
 
 
+# sources for `rag fit-scorer` only, never trained on: DRCD's dev file alone (for a reader not trained
+# on DRCD, as the shipped one is not), leaving its test file to `rag eval-open`
+FIT_ONLY_SOURCES = {"drcd_dev": ("DRCD_dev.json",)}
+
+
 def load_source(qa_dir: Path, source: str) -> list[QAExample]:
-    """Examples of one of ``SOURCES`` (empty when none of its files is found)."""
+    """Examples of one of ``SOURCES`` or ``FIT_ONLY_SOURCES`` (empty when none of its files is found)."""
     from rag.config import PROJECT_ROOT
 
     paths = [next((d / n for d in (Path(qa_dir), PROJECT_ROOT / "data" / "qa-extra") if (d / n).is_file()), None)
-             for n in SOURCES[source]]
+             for n in {**SOURCES, **FIT_ONLY_SOURCES}[source]]
     return [e for p in paths if p is not None for e in load_squad(p)]
 
 
