@@ -36,3 +36,23 @@ def test_two_first_runs_share_the_model_cache(cfg, built_index, tmp_path, record
     leftovers = [p.name for p in home.rglob("*") if p.name.startswith((".build-", ".stale-"))]
     assert not leftovers
     record_property("observed", "both answered; " + next(line for line in both.splitlines() if "waiting" in line)[:120])
+
+
+def test_a_new_graph_version_replaces_the_old_ones(tmp_path):
+    from rag.models.onnx import GRAPH_VERSION, cached_graph
+
+    for name in ("reader-int8.onnx", "reader-int8-g1.onnx", "reader-fp32-g1.onnx"):
+        (tmp_path / name).write_bytes(b"old")
+    built = []
+
+    def build(work):
+        built.append(work)
+        (work / "graph.onnx").write_bytes(b"new")
+        return work / "graph.onnx"
+
+    wanted = tmp_path / f"reader-int8-{GRAPH_VERSION}.onnx"
+    assert cached_graph(wanted, "the reader", build) == wanted and wanted.read_bytes() == b"new"
+    assert cached_graph(wanted, "the reader", build) == wanted and len(built) == 1  # built once
+    # the int8 graph's older versions are gone; another artefact's (the fp32 graph) is untouched
+    assert sorted(p.name for p in tmp_path.glob("*.onnx")) == sorted([wanted.name, "reader-fp32-g1.onnx"])
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".build-")]

@@ -37,8 +37,9 @@ def inference_session(path: Path, threads: int | None = None):
 
 
 def cached_graph(wanted: Path, what: str, build: Callable[[Path], Path]) -> Path:
-    """The graph at ``wanted``, built on first use by ``build(work_folder)`` under the artefact's
-    lock, in a private folder, then published (``rag.models.cache``)."""
+    """The graph at ``wanted`` (a name ending in ``-<GRAPH_VERSION>.onnx``), built on first use by
+    ``build(work_folder)`` under the artefact's lock, in a private folder, then published
+    (``rag.models.cache``); the same artefact's graphs of other versions are removed then."""
     from rag.models.cache import artefact_lock, private_folder, publish, stage
 
     if wanted.is_file():
@@ -48,6 +49,10 @@ def cached_graph(wanted: Path, what: str, build: Callable[[Path], Path]) -> Path
             return wanted
         with private_folder(wanted) as work, stage(f"building {what} for ONNX Runtime"):
             publish(build(work), wanted)
+        # a process still running an old graph keeps reading it: removal only unlinks the name
+        for stale in wanted.parent.glob(wanted.name.replace(f"-{GRAPH_VERSION}.onnx", "*.onnx")):
+            if stale != wanted:
+                stale.unlink(missing_ok=True)
     return wanted
 
 

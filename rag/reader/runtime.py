@@ -61,7 +61,7 @@ def onnx_model(model_loader, cache: Path, int8: bool) -> Path:
         return build_bert_graph(model, model.config, {n: {0: "batch", 1: "tokens"} for n in ("start_logits", "end_logits")},
                                 work, int8=int8, fuse=False)
 
-    name = f"reader-{'int8-' if int8 else ''}{GRAPH_VERSION}.onnx"
+    name = f"reader-{'int8' if int8 else 'fp32'}-{GRAPH_VERSION}.onnx"
     return cached_graph(cache / name, "the reader", build)
 
 
