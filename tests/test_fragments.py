@@ -78,3 +78,4 @@ def test_cli_shows_a_bare_date_with_its_clause_and_the_documents_date(cfg, built
     assert proc.returncode == 0, proc.stderr.decode()[-500:]
     assert out.startswith("1. 11月"), out[:300]
     assert "in: 11月,复旦大学官宣" in out and "the document is dated 2021-12-16" in out
+

@@ -104,3 +104,19 @@ def test_a_simplified_question_is_read_in_a_traditional_passages_characters(qa):
     phrase = next(run for run in CJK_RUN.findall(chunk.text) if len(run) >= 8 and fold(run) != run)
     question = fold(phrase) + "是什么意思?"  # simplified, as a reader of simplified Chinese asks
     assert phrase in qa.reader.question_for(question, chunk.text)
+
+
+@pytest.mark.parametrize("text, span, trimmed", [
+    ("「絕悟」和首個「電競虛擬人」——天鵝靜", "絕悟」和首個「電競虛擬人」——天鵝", "絕悟"),  # ends at its own closing quote
+    ("in (2016) he", "2016)", "2016"),
+    ("Dr. Smith (PhD) left", "Dr. Smith (PhD)", "Dr. Smith (PhD)"),  # a bracket opened inside stays
+    ("王者荣耀（腾讯）很好", "王者荣耀（腾讯）", "王者荣耀（腾讯）"),
+    ("Tencent’s lab", "Tencent’s lab", "Tencent’s lab"),
+    ("he said “go”.", "“go”.", "go"),
+])
+def test_reader_spans_end_at_a_quote_or_bracket_they_did_not_open(text, span, trimmed):
+    from rag.reader.windows import trim_span
+
+    start = text.index(span)
+    s, e = trim_span(text, start, start + len(span))
+    assert text[s:e] == trimmed

@@ -106,12 +106,21 @@ def span_candidates(encoding: Windows, start_logits: np.ndarray, end_logits: np.
     return out
 
 
+# closing quotes and brackets → their openers (not ’: it is also the apostrophe of "Tencent’s")
+_CLOSERS = {"」": "「", "』": "『", "）": "（", ")": "(", "】": "【", "》": "《", "”": "“"}
+
+
 def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
-    """Drop surrounding spaces and dangling punctuation; never cut inside a word."""
+    """Drop surrounding spaces and dangling punctuation; end before a closing quote or bracket
+    whose opener is not in the span (絕悟」和首個「電競虛擬人 → 絕悟); never cut inside a word."""
     strip = " \t\r\n\u3000，。、；：,.;:!?！？“”\"'‘’（）()《》【】「」"
     while start < end and text[start] in strip:
         start += 1
-    while end > start and text[end - 1] in strip:
+    for i in range(start + 1, end):
+        if text[i] in _CLOSERS and not _balanced_closer(text, start, i):
+            end = i
+            break
+    while end > start and text[end - 1] in strip and not _balanced_closer(text, start, end - 1):
         end -= 1
     # extend to whole Latin/digit words: a span must not end inside "PyTorch" or "2016"
     while start > 0 and _wordish(text[start - 1]) and _wordish(text[start]):
@@ -119,6 +128,11 @@ def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
     while end < len(text) and _wordish(text[end - 1]) and _wordish(text[end]):
         end += 1
     return start, end
+
+
+def _balanced_closer(text: str, start: int, i: int) -> bool:
+    """Whether ``text[i]`` closes a quote or bracket opened within ``text[start:i]``."""
+    return text[i] in _CLOSERS and _CLOSERS[text[i]] in text[start:i]
 
 
 def _wordish(ch: str) -> bool:
