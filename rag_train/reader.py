@@ -19,7 +19,7 @@ import numpy as np
 
 from rag.evaluation import reliability
 from rag.reader.base import Calibration
-from rag.reader.windows import MAX_LEN, PAD, STRIDE, encode_windows, span_candidates
+from rag.reader.windows import MAX_LEN, STRIDE, encode_windows, span_candidates
 from rag_train.data import (
     QAExample,
     heldout_samples,
@@ -171,7 +171,7 @@ def train(settings: TrainSettings, embedder_path: Path) -> Path:
         order = list(range(len(data)))
         random.Random(settings.seed + epoch).shuffle(order)
         batch = _collate([data[i] for i in order[pos * settings.batch_size:(pos + 1) * settings.batch_size]],
-                         tokenizer.token_to_id(PAD))
+                         tokenizer.pad_id)
         loss = model(**batch).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -51,8 +51,13 @@ def is_date_without_year(text: str) -> bool:
 
 def is_bare(text: str) -> bool:
     """A date without its year, or a number with nothing to say what it counts."""
+    return is_date_without_year(text) or _is_count(text)
+
+
+def _is_count(text: str) -> bool:
+    """A number alone (a year alone says enough)."""
     text = text.strip()
-    return is_date_without_year(text) or (bool(_NUMBER.fullmatch(text)) and not re.fullmatch(_YEAR, text))
+    return bool(_NUMBER.fullmatch(text)) and not re.fullmatch(_YEAR, text)
 
 
 def widen(text: str, start: int, end: int) -> tuple[int, int]:
@@ -71,7 +76,8 @@ def widen(text: str, start: int, end: int) -> tuple[int, int]:
 def context(text: str, start: int, end: int) -> Context | None:
     """The clause around a bare answer ``text[start:end]`` (and the document's date for a
     date); None when the answer says enough on its own."""
-    if not is_bare(text[start:end]):
+    date = is_date_without_year(text[start:end])
+    if not (date or _is_count(text[start:end])):
         return None
     ends = [m.end() for m in _CLAUSE_END.finditer(text, max(0, start - CLAUSE_MAX), start)]
     c0 = ends[-1] if ends else max(0, start - CLAUSE_MAX)
@@ -81,8 +87,7 @@ def context(text: str, start: int, end: int) -> Context | None:
     c1 = min(ends, default=limit)
     while c0 < start and text[c0].isspace():
         c0 += 1
-    dated = dateline(text) if is_date_without_year(text[start:end]) else None
-    return Context(c0, c1, dated)
+    return Context(c0, c1, dateline(text) if date else None)
 
 
 def dateline(text: str) -> str | None:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.models.tokenizer import padded
+
 log = logging.getLogger(__name__)
 
 PROMPTS = {"query": "query: ", "passage": "passage: "}
@@ -38,20 +40,16 @@ class E5Encoder:
         meter = _Progress(len(texts), progress)
         for i in range(0, len(texts), BATCH):
             rows = order[i:i + BATCH]
-            width = max(len(encodings[r].ids) for r in rows)
-            ids = np.zeros((len(rows), width), dtype=np.int64)
-            mask = np.zeros_like(ids)
-            for j, r in enumerate(rows):
-                n = len(encodings[r].ids)
-                ids[j, :n] = encodings[r].ids
-                mask[j, :n] = 1
+            ids, mask = padded([encodings[r] for r in rows], self.tokenizer.pad_id)
             out[rows] = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
             meter.advance(len(rows))
         return out
 
 
 class _Progress:
-    """A log line about every 10 seconds with the rate and the time left (long encodes only)."""
+    """A log line about every 10 seconds with the rate and the time left (long encodes only).
+    Log lines rather than a tqdm bar: they land in `rag serve`'s log and in CI output as
+    readable lines, and follow -q / -v like the rest of the command's messages."""
 
     def __init__(self, total: int, enabled: bool):
         self.total, self.done, self.enabled = total, 0, enabled

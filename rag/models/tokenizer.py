@@ -11,6 +11,10 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import numpy as np
+
+PAD = "<pad>"
+
 
 class SharedTokenizer:
     def __init__(self, path: Path):
@@ -18,6 +22,7 @@ class SharedTokenizer:
 
         self._tokenizer = Tokenizer.from_file(str(path))
         self._lock = threading.Lock()
+        self.pad_id = self._tokenizer.token_to_id(PAD)
 
     def encode_batch(self, inputs: list, max_length: int, stride: int = 0, strategy: str = "longest_first") -> list:
         """``tokenizers.Encoding`` s of texts or (text, text) pairs, truncated to ``max_length``
@@ -36,5 +41,13 @@ class SharedTokenizer:
     def decode(self, ids: list[int]) -> str:
         return self._tokenizer.decode(ids)
 
-    def token_to_id(self, token: str) -> int | None:
-        return self._tokenizer.token_to_id(token)
+
+def padded(encodings: list, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """(input_ids, attention_mask) of ``encodings`` padded to the longest, as int64 arrays."""
+    width = max((len(e.ids) for e in encodings), default=0)
+    ids = np.full((len(encodings), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(encodings), width), dtype=np.int64)
+    for row, e in enumerate(encodings):
+        ids[row, :len(e.ids)] = e.ids
+        mask[row, :len(e.ids)] = 1
+    return ids, mask

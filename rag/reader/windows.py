@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.models.tokenizer import padded
+
 MAX_LEN = 256
 STRIDE = 96
 MAX_ANSWER_TOKENS = 30
 MAX_QUESTION_TOKENS = 64
-PAD = "<pad>"
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,8 @@ def encode_windows(tokenizer, questions: list[str], contexts: list[str],
         for w in [enc, *enc.overflowing]:
             windows.append(w)
             sample.append(i)
-    width = max((len(w.ids) for w in windows), default=0)
-    ids = np.full((len(windows), width), tokenizer.token_to_id(PAD), dtype=np.int64)
-    mask = np.zeros((len(windows), width), dtype=np.int64)
-    for row, w in enumerate(windows):
-        ids[row, :len(w.ids)] = w.ids
-        mask[row, :len(w.ids)] = 1
-    pad = width - np.array([len(w.ids) for w in windows], dtype=int)
+    ids, mask = padded(windows, tokenizer.pad_id)
+    pad = ids.shape[1] - mask.sum(axis=1)
     return Windows(ids, mask, [list(w.offsets) + [(0, 0)] * p for w, p in zip(windows, pad)],
                    [list(w.sequence_ids) + [None] * p for w, p in zip(windows, pad)], np.array(sample, dtype=int))
 
