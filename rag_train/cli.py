@@ -23,7 +23,8 @@ def cmd_train_reader(args) -> int:
     chosen = {} if args.sources is None else dict(sources=tuple(n.strip() for n in args.sources.split(",") if n.strip()))
     settings = TrainSettings(qa_dir=args.data, work_dir=args.work or Path(cfg.home) / "reader-train", epochs=args.epochs,
                              lr=args.lr, init_from=args.init, human_english_repeat=args.human_english_repeat,
-                             question_anchors=args.question_anchors, traditional=args.traditional, **chosen)
+                             question_anchors=args.question_anchors, traditional=args.traditional,
+                             layers=args.layers, distil=args.distil, **chosen)
     embedder = ensure_embedder(cfg)
     if not args.export_only:
         train(settings, embedder)
@@ -109,6 +110,11 @@ def register(verb) -> None:
     s.add_argument("--traditional", type=float, default=0.0,
                    help="share of Chinese training articles whose passages are read in traditional characters "
                         "(questions as asked); default 0, as the shipped reader was trained")
+    s.add_argument("--layers", type=int, default=None,
+                   help="keep only the bottom N encoder layers (a shallower, faster reader; start it with --init)")
+    s.add_argument("--distil", type=float, default=0.0,
+                   help="weight (0–1) of the --init reader's span distributions in the loss (distillation); "
+                        "its logits are computed once into --work")
 
     s = verb("eval-open", cmd_eval_open, "Open-corpus evaluation: DRCD test articles, FacQA held-out passages "
                                          "(and CMRC held-out articles with --data) in one index, questions in "

@@ -48,6 +48,8 @@ class TrainSettings:
     human_english_repeat: int = 0  # times each hand-written English training question is seen per epoch
     question_anchors: str = "off"  # English questions read anchored to their passage, as at inference
     traditional: float = 0.0  # share of Chinese training articles read in traditional characters
+    layers: int | None = None  # keep the bottom N encoder layers (a shallower, faster reader)
+    distil: float = 0.0  # weight of the teacher's (``init_from``'s) span distributions in the loss
 
 
 def featurize(tokenizer, examples: list[QAExample], neg_ratio: float, seed: int) -> list[dict]:
@@ -100,8 +102,8 @@ def _check_work_data(work: Path, settings: TrainSettings) -> None:
     data = dict(sources=list(settings.sources or []), seed=settings.seed,
                 human_english_repeat=settings.human_english_repeat, question_anchors=settings.question_anchors,
                 negatives_per_positive=settings.negatives_per_positive)
-    if settings.traditional:  # folders started before the setting existed recorded none
-        data["traditional"] = settings.traditional
+    # folders started before these settings existed recorded none
+    data.update({k: getattr(settings, k) for k in ("traditional", "layers", "distil") if getattr(settings, k)})
     path = work / "data.json"
     if path.is_file():
         before = json.loads(path.read_text(encoding="utf-8"))
@@ -139,7 +141,14 @@ def train(settings: TrainSettings, embedder_path: Path) -> Path:
                                      traditional=settings.traditional)
         data = featurize(tokenizer, train_set, settings.negatives_per_positive, settings.seed)
         cache.write_text(json.dumps(data))
-    model = build_qa_model(embedder_path)
+    teacher = None
+    if settings.distil:
+        from rag_train.distil import distil_loss, teacher_logits
+
+        if settings.init_from is None:
+            raise ValueError("distillation needs a teacher: give --init with exported reader weights")
+        teacher = teacher_logits(Path(settings.init_from), embedder_path, data, work, tokenizer.pad_id, settings.threads)
+    model = build_qa_model(embedder_path, settings.layers)
     for name, param in model.named_parameters():
         param.requires_grad = not name.startswith(FROZEN_PREFIXES)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -162,7 +171,8 @@ def train(settings: TrainSettings, embedder_path: Path) -> Path:
         from rag.reader.weights import WEIGHTS_FILE
 
         delta = load_file(str(Path(settings.init_from) / WEIGHTS_FILE))
-        model.load_state_dict({k: v.float() for k, v in delta.items()}, strict=False)
+        own = model.state_dict()  # a shallower reader takes the bottom layers
+        model.load_state_dict({k: v.float() for k, v in delta.items() if k in own}, strict=False)
         log.info("no checkpoint: starting from the exported weights in %s", settings.init_from)
     model.train()
     t0, losses = time.time(), []
@@ -170,9 +180,15 @@ def train(settings: TrainSettings, embedder_path: Path) -> Path:
         epoch, pos = divmod(step, steps_per_epoch)
         order = list(range(len(data)))
         random.Random(settings.seed + epoch).shuffle(order)
-        batch = _collate([data[i] for i in order[pos * settings.batch_size:(pos + 1) * settings.batch_size]],
-                         tokenizer.pad_id)
-        loss = model(**batch).loss
+        rows = order[pos * settings.batch_size:(pos + 1) * settings.batch_size]
+        batch = _collate([data[i] for i in rows], tokenizer.pad_id)
+        out = model(**batch)
+        loss = out.loss
+        if teacher is not None:
+            width = batch["input_ids"].shape[1]
+            soft = distil_loss(out.start_logits, out.end_logits,
+                               torch.from_numpy(teacher[rows, :, :width].astype(np.float32)), batch["attention_mask"])
+            loss = (1 - settings.distil) * loss + settings.distil * soft
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optim.step()
@@ -303,7 +319,7 @@ def export(settings: TrainSettings, embedder_path: Path, out_dir: Path, eval_lim
     tokenizer = tokenizer_at(embedder_path)
     checkpoint = Path(settings.work_dir) / "checkpoint.pt"
     if checkpoint.is_file():
-        model = build_qa_model(embedder_path)
+        model = build_qa_model(embedder_path, settings.layers)
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"], strict=False)
         step, recorded = int(state["step"]), {k: str(v) for k, v in asdict(settings).items()}
@@ -322,6 +338,7 @@ def export(settings: TrainSettings, embedder_path: Path, out_dir: Path, eval_lim
         engine = OnnxEngine(onnx_model(lambda: model, Path(tmp), int8=True), threads=settings.threads)
         runtimes["onnx-int8"] = _measure(engine, tokenizer, samples, human)
     meta = dict(base_model_sha256=embedder_checksum(), step=step, settings=recorded,
+                layers=model.config.num_hidden_layers,
                 window=dict(max_len=MAX_LEN, stride=STRIDE), calibration=runtimes["torch"]["calibration"],
                 heldout=runtimes["torch"]["heldout"], runtimes=runtimes)
     save_delta(model, Path(out_dir), meta)

@@ -72,6 +72,41 @@ def test_corrupt_weights_are_detected(cfg, tmp_path):
         load_qa_model(ensure_embedder(cfg), tmp_path / "reader")
 
 
+def test_a_shallower_reader_keeps_the_bottom_layers_and_loads_from_its_delta(cfg, tmp_path):
+    import json
+
+    import numpy as np
+    import torch
+    from safetensors.torch import load_file
+
+    from rag.models.loading import ensure_embedder
+    from rag.reader.runtime import TorchEngine
+    from rag.reader.weights import build_qa_model
+    from rag_train.reader import save_delta
+
+    embedder = ensure_embedder(cfg)
+    shallow = build_qa_model(embedder, layers=2)
+    assert shallow.config.num_hidden_layers == 2 and len(shallow.bert.encoder.layer) == 2
+    own = shallow.state_dict()
+    shipped = load_file(str(cfg.reader_weights / "reader.safetensors"))
+    shallow.load_state_dict({k: v.float() for k, v in shipped.items() if k in own}, strict=False)
+    shallow.eval()
+    save_delta(shallow, tmp_path / "r", dict(layers=2))
+    loaded, meta = load_qa_model(embedder, tmp_path / "r")
+    assert meta["layers"] == 2 and len(loaded.bert.encoder.layer) == 2
+    ids = torch.randint(5, 1000, (1, 24)).numpy()
+    mask = np.ones_like(ids)
+    # fp16 storage: the same logits within rounding
+    assert np.allclose(TorchEngine(shallow)(ids, mask)[0], TorchEngine(loaded)(ids, mask)[0], atol=0.05)
+
+    meta_path = tmp_path / "r" / "reader.json"
+    meta_path.write_text(json.dumps(dict(meta, layers=3)))
+    with pytest.raises(ReaderWeightsError, match="does not fit"):
+        load_qa_model(embedder, tmp_path / "r")
+    with pytest.raises(ReaderWeightsError, match="13 layers"):
+        build_qa_model(embedder, layers=13)
+
+
 def test_encoding_from_many_threads_at_once_gives_the_same_windows(qa):
     # the app answers requests in parallel; the reader's tokenizer keeps settings in shared state
     from concurrent.futures import ThreadPoolExecutor

