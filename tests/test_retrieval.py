@@ -43,6 +43,18 @@ def test_channel_columns_of_an_english_question_over_chinese_text(qa):
     assert cands.columns[:, CHANNELS.index("bm25")].max() < 0.5
 
 
+def test_one_encoder_misreading_a_passage_does_not_veto_what_the_words_find(qa):
+    from rag.retrieval.retriever import Z_FLOOR
+    from rag.text.language import fold
+
+    # a simplified question naming someone only a long, mixed-topic traditional passage names
+    question = "贾佳亚在哪里工作过？"
+    cands = qa.retriever.candidates(question, 50)
+    dense = cands.columns[:, [CHANNELS.index("e5"), CHANNELS.index("use")]]
+    assert dense.min() >= Z_FLOOR
+    assert any("贾佳亚" in fold(p.chunk.text) for p in qa.retriever.run(question))
+
+
 @pytest.mark.parametrize("text, tokens", [
     # Chinese right after Latin letters or digits is still cut into words
     ("AI Lab成立于2016年", ["ai", "lab", "成立", "于", "2016", "年"]),

@@ -39,6 +39,12 @@ from rag.text.language import query_pinyin_tokens, tokenize
 _QUOTED = re.compile(r"[“「『](.{4,}?)[”」』]|[\"'‘](.{6,}?)[\"'’](?=[\s.,;:!?。，！？)]|$)")
 
 
+# an encoder's standardised cosine counts down to this and no lower: a passage one encoder
+# misreads (a long mixed-topic chunk, a script it embeds poorly) is not vetoed when the words
+# or the other encoder find it
+Z_FLOOR = -1.0
+
+
 @dataclass(frozen=True)
 class Passage:
     chunk_id: int
@@ -117,7 +123,8 @@ def channel_columns(cosines: dict[str, np.ndarray], lexical: dict[str, dict[int,
     cols = []
     for field in FIELDS:
         sims = cosines[field]
-        cols.append((sims - sims.mean()) / (sims.std() + 1e-6) if n > 1 else sims)
+        z = (sims - sims.mean()) / (sims.std() + 1e-6) if n > 1 else sims
+        cols.append(np.maximum(z, Z_FLOOR))
     weight = {"bm25": coverage, "pinyin": 1.0, "translated": 1.0 - coverage}
     for channel in LEXICAL_CHANNELS:
         hits = lexical[channel]
