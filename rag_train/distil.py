@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.reader.windows import MAX_LEN
-from rag_train.reader import _collate
+from rag_train.reader import collate
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def teacher_logits(teacher_dir: Path, embedder_path: Path, data: list[dict], wor
     t0 = last = time.time()
     for b in range(0, len(order), batch):
         rows = order[b:b + batch]
-        inputs = _collate([data[i] for i in rows], pad_id)
+        inputs = collate([data[i] for i in rows], pad_id)
         start, end = engine(inputs["input_ids"].numpy(), inputs["attention_mask"].numpy())
         for r, i in enumerate(rows):
             n = len(data[i]["input_ids"])

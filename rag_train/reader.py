@@ -82,7 +82,7 @@ def featurize(tokenizer, examples: list[QAExample], neg_ratio: float, seed: int)
     return data
 
 
-def _collate(items: list[dict], pad_id: int):
+def collate(items: list[dict], pad_id: int):
     import torch
 
     width = max(len(i["input_ids"]) for i in items)
@@ -181,7 +181,7 @@ def train(settings: TrainSettings, embedder_path: Path) -> Path:
         order = list(range(len(data)))
         random.Random(settings.seed + epoch).shuffle(order)
         rows = order[pos * settings.batch_size:(pos + 1) * settings.batch_size]
-        batch = _collate([data[i] for i in rows], tokenizer.pad_id)
+        batch = collate([data[i] for i in rows], tokenizer.pad_id)
         out = model(**batch)
         loss = out.loss
         if teacher is not None:

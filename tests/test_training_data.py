@@ -186,3 +186,22 @@ def test_open_corpus_evaluation_collection():
     assert any(not it["answers"] for it in items) and any(it["origin"] == "rendered" for it in items)
     train_passages = {e.context for e in split_heldout(load_source(Path("."), "facqa"))[0]}
     assert not any(text in train_passages for name, text in docs.items() if name.startswith("facqa-"))
+
+
+def test_the_distillation_loss_follows_the_teachers_spans_and_ignores_padding():
+    import torch
+
+    from rag_train.distil import distil_loss
+
+    teacher = torch.tensor([[[0.0, 5.0, 1.0, 0.0], [0.0, 1.0, 5.0, 0.0]]])  # (batch, start/end, tokens)
+    mask = torch.tensor([[1, 1, 1, 0]])
+    same = distil_loss(teacher[:, 0].clone(), teacher[:, 1].clone(), teacher, mask)
+    assert same.item() == pytest.approx(0.0, abs=1e-6)
+    # whatever a padded position holds does not count
+    padded_start = teacher[:, 0].clone()
+    padded_start[0, 3] = 50.0
+    assert distil_loss(padded_start, teacher[:, 1].clone(), teacher, mask).item() == pytest.approx(0.0, abs=1e-6)
+    # a student that points elsewhere pays, and pays more the further it is
+    near = distil_loss(torch.tensor([[0.0, 4.0, 2.0, 0.0]]), teacher[:, 1].clone(), teacher, mask)
+    far = distil_loss(torch.tensor([[5.0, 0.0, 0.0, 0.0]]), teacher[:, 1].clone(), teacher, mask)
+    assert 0 < near.item() < far.item()

