@@ -34,7 +34,7 @@ class Config:
     retrieval_fusion: Path = PROJECT_ROOT / "models" / "retrieval.json"  # channel weights (`rag fit-scorer`)
     # reading
     reader: str = "neural"  # "neural" (trained QA head) or "sentence" (baseline clause reader)
-    reader_runtime: str = "onnx-int8"  # "onnx-int8", "onnx" (fp32) or "torch"; see rag/reader/runtime.py
+    reader_runtime: str = "openvino"  # "openvino", "onnx-int8", "onnx" (fp32) or "torch"; see rag/reader/runtime.py
     answers: int = 3
     answer_scorer: bool = True  # rescore the reader's spans with the fitted answer scorer (off: raw spans)
     # answers below this confidence are withheld ("not found"). None: the threshold chosen with

@@ -35,7 +35,7 @@ def teacher_logits(teacher_dir: Path, embedder_path: Path, data: list[dict], wor
     from rag.reader.weights import load_qa_model
 
     engine = OnnxEngine(onnx_model(lambda: load_qa_model(embedder_path, teacher_dir)[0], work / "teacher-onnx",
-                                   int8=True), threads)
+                                   "dynamic"), threads)
     out = np.full((len(data), 2, MAX_LEN), _MASKED, dtype=np.float16)
     order = sorted(range(len(data)), key=lambda i: len(data[i]["input_ids"]))  # little padding
     t0 = last = time.time()

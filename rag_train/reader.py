@@ -304,8 +304,8 @@ def _measure(engine, tokenizer, samples: dict[str, list], human: list[QAExample]
 def export(settings: TrainSettings, embedder_path: Path, out_dir: Path, eval_limit: int = 600) -> dict:
     """Load the checkpoint, calibrate and evaluate on the held-out split, write the fp16 delta.
 
-    Each runtime (torch fp32, ONNX Runtime int8) gets its own calibration: int8 shifts the
-    span-vs-null margins a little, and a confidence must mean the same on either.
+    Each runtime (torch fp32, OpenVINO, ONNX Runtime int8) gets its own calibration: int8
+    shifts the span-vs-null margins a little, and a confidence must mean the same on each.
     """
     import tempfile
 
@@ -313,7 +313,7 @@ def export(settings: TrainSettings, embedder_path: Path, out_dir: Path, eval_lim
 
     from rag.errors import ModelError
     from rag.models.loading import embedder_checksum, tokenizer_at
-    from rag.reader.runtime import OnnxEngine, TorchEngine, onnx_model
+    from rag.reader.runtime import OnnxEngine, OpenVinoEngine, TorchEngine, onnx_model
     from rag.reader.weights import build_qa_model, load_qa_model, trainable_state
 
     tokenizer = tokenizer_at(embedder_path)
@@ -335,7 +335,9 @@ def export(settings: TrainSettings, embedder_path: Path, out_dir: Path, eval_lim
     human = human_english_heldout(settings.qa_dir, seed=settings.seed)
     runtimes = {"torch": _measure(TorchEngine(model), tokenizer, samples, human)}
     with tempfile.TemporaryDirectory() as tmp:
-        engine = OnnxEngine(onnx_model(lambda: model, Path(tmp), int8=True), threads=settings.threads)
+        engine = OpenVinoEngine(onnx_model(lambda: model, Path(tmp), "weights"), threads=settings.threads)
+        runtimes["openvino"] = _measure(engine, tokenizer, samples, human)
+        engine = OnnxEngine(onnx_model(lambda: model, Path(tmp), "dynamic"), threads=settings.threads)
         runtimes["onnx-int8"] = _measure(engine, tokenizer, samples, human)
     meta = dict(base_model_sha256=embedder_checksum(), step=step, settings=recorded,
                 layers=model.config.num_hidden_layers,

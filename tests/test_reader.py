@@ -107,6 +107,29 @@ def test_a_shallower_reader_keeps_the_bottom_layers_and_loads_from_its_delta(cfg
         build_qa_model(embedder, layers=13)
 
 
+def test_the_served_runtime_reads_as_the_torch_model_does(qa, cfg):
+    # OpenVINO with int8 weights against the fp32 torch model, on real windows of the corpus
+    import numpy as np
+
+    from rag.models.loading import load_reader_engine, load_reader_model
+    from rag.reader.runtime import OpenVinoEngine, TorchEngine
+
+    engine, _ = load_reader_engine(replace(cfg, reader_runtime="openvino"))
+    assert isinstance(engine, OpenVinoEngine)
+    torch_engine = TorchEngine(load_reader_model(cfg)[0])
+    for question in (QUESTIONS["002"], QUESTIONS["003"], QUESTIONS["004"]):
+        enc = qa.reader.encode(question, [p.chunk.text for p in qa.run(question, top_k=4).passages])
+        ours = np.concatenate(engine(enc.input_ids, enc.attention_mask))
+        theirs = np.concatenate(torch_engine(enc.input_ids, enc.attention_mask))
+        valid = np.concatenate([enc.attention_mask] * 2).astype(bool)
+        assert np.corrcoef(ours[valid], theirs[valid])[0, 1] > 0.999
+        # where the torch model has a clear best token, the served runtime picks the same one
+        ranked = np.sort(np.where(valid, theirs, -np.inf), axis=1)
+        clear = ranked[:, -1] - ranked[:, -2] > 0.5
+        best = [np.where(valid, x, -np.inf).argmax(axis=1) for x in (ours, theirs)]
+        assert clear.any() and (best[0][clear] == best[1][clear]).all()
+
+
 def test_encoding_from_many_threads_at_once_gives_the_same_windows(qa):
     # the app answers requests in parallel; the reader's tokenizer keeps settings in shared state
     from concurrent.futures import ThreadPoolExecutor

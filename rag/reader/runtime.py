@@ -1,12 +1,13 @@
-"""How the QA model runs: ONNX Runtime with int8 weights (the default), fp32, or PyTorch.
+"""How the QA model runs: OpenVINO with int8 weights (the default), ONNX Runtime with dynamic
+int8 or fp32, or PyTorch.
 
 An engine is a callable ``(input_ids, attention_mask) -> (start_logits, end_logits)`` on
 numpy arrays, so reading and held-out evaluation use either the same way.
 
 The ONNX graph is derived from the torch model (base encoder + trained delta) on first use
-and cached under ``RAG_HOME/reader-onnx/<delta checksum>/``
-(``rag.models.onnx``: eager-attention export, dynamic int8). Held-out F1 of
-each runtime is in ``models/reader/reader.json``; speed in docs/experiments/speed.md.
+and cached under ``RAG_HOME/reader-onnx/<delta checksum>/`` (``rag.models.onnx``: eager-attention
+export; int8 weights for OpenVINO, dynamic int8 for ONNX Runtime). Held-out F1 of each runtime
+is in ``models/reader/reader.json``; speed in docs/experiments/speed.md.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from rag.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-RUNTIMES = ("onnx-int8", "onnx", "torch")
+RUNTIMES = ("openvino", "onnx-int8", "onnx", "torch")
+# how each ONNX runtime's graph is quantised (rag.models.onnx.build_bert_graph)
+QUANTISATION = {"openvino": "weights", "onnx-int8": "dynamic", "onnx": "none"}
+GRAPH_NAMES = {"weights": "w8", "dynamic": "int8", "none": "fp32"}  # w8: int8 weights only
 
 
 class TorchEngine:
@@ -48,7 +52,20 @@ class OnnxEngine:
         return start, end
 
 
-def onnx_model(model_loader, cache: Path, int8: bool) -> Path:
+class OpenVinoEngine:
+    def __init__(self, path: Path, threads: int | None = None):
+        from rag.models.openvino import OpenVinoGraph
+
+        self.path = path
+        self.graph = OpenVinoGraph(path, threads)
+
+    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray):
+        start, end = self.graph.run({"input_ids": input_ids.astype(np.int64),
+                                     "attention_mask": attention_mask.astype(np.int64)})
+        return start, end
+
+
+def onnx_model(model_loader, cache: Path, quantise: str = "dynamic") -> Path:
     """The cached ONNX graph of the QA model, built on first use (about a minute);
     ``model_loader()`` gives the torch model and is called only when building."""
     from rag.models.onnx import GRAPH_VERSION, build_bert_graph, cached_graph, eager_attention
@@ -59,9 +76,9 @@ def onnx_model(model_loader, cache: Path, int8: bool) -> Path:
         # against 0.990) and answered worse on the open corpus with a refitted answer scorer
         # (docs/experiments/speed.md); the answer scorer is fitted on this graph
         return build_bert_graph(model, model.config, {n: {0: "batch", 1: "tokens"} for n in ("start_logits", "end_logits")},
-                                work, int8=int8, fuse=False)
+                                work, quantise=quantise, fuse=False)
 
-    name = f"reader-{'int8' if int8 else 'fp32'}-{GRAPH_VERSION}.onnx"
+    name = f"reader-{GRAPH_NAMES[quantise]}-{GRAPH_VERSION}.onnx"
     return cached_graph(cache / name, "the reader", build)
 
 
@@ -71,4 +88,5 @@ def make_engine(runtime: str, model_loader, cache: Path, threads: int | None = N
         raise ConfigError(f"unknown reader runtime '{runtime}'; choose one of {', '.join(RUNTIMES)}")
     if runtime == "torch":
         return TorchEngine(model_loader())
-    return OnnxEngine(onnx_model(model_loader, cache, int8=runtime == "onnx-int8"), threads)
+    graph = onnx_model(model_loader, cache, QUANTISATION[runtime])
+    return OpenVinoEngine(graph, threads) if runtime == "openvino" else OnnxEngine(graph, threads)
