@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from rag.config import Config
@@ -33,8 +31,7 @@ class Embedder:
     def _encode(self, field: str, texts: list[str], kind: str, progress: bool) -> np.ndarray:
         if field == "e5":
             return load_embedder(self.cfg).encode(texts, kind, progress=progress)
-        use = load_use(self.cfg, threads=(os.cpu_count() or 1) if kind == "passage" else 1)
-        out = [use.encode(texts[i:i + 64]) for i in range(0, len(texts), 64)]
+        out = [load_use(self.cfg).encode(texts[i:i + 64]) for i in range(0, len(texts), 64)]
         return _normalise(np.vstack(out))
 
     def passages(self, texts: list[str], progress: bool = False,

