@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 from pathlib import Path
 
 import numpy as np
+
+from rag.errors import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +75,23 @@ class OpenVinoGraph:
     threads (one inference request each)."""
 
     def __init__(self, path: Path, threads: int | None = None):
-        import openvino as ov
-
-        core = ov.Core()
-        core.set_property({"CACHE_DIR": str(path.parent / "openvino-cache")})
+        try:
+            import openvino as ov
+        except ImportError as exc:
+            raise ModelError("the models run on OpenVINO, which is not installed: pip install 'openvino>=2025.4,<2027' "
+                             "(or set RAG_READER_RUNTIME=onnx-int8 for the reader)") from exc
         self.path = path
-        self.compiled = core.compile_model(str(path), "CPU", {
-            "INFERENCE_NUM_THREADS": threads or max(1, os.cpu_count() or 1),
-            "PERFORMANCE_HINT": "LATENCY"})
+        settings = {"INFERENCE_NUM_THREADS": threads or max(1, os.cpu_count() or 1), "PERFORMANCE_HINT": "LATENCY"}
+        cache = path.parent / "openvino-cache"
+        core = ov.Core()
+        core.set_property({"CACHE_DIR": str(cache)})
+        try:
+            self.compiled = core.compile_model(str(path), "CPU", settings)
+        except RuntimeError:
+            # a damaged compiled copy must not stop the model from loading: compile from the graph
+            log.warning("OpenVINO could not load %s from its cache; compiling it again", path.name)
+            shutil.rmtree(cache, ignore_errors=True)
+            self.compiled = ov.Core().compile_model(str(path), "CPU", settings)
         self._local = threading.local()
 
     def run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
