@@ -71,9 +71,9 @@ def load_embedder(cfg: Config):
 @functools.lru_cache(maxsize=2)
 def _e5_encoder(path: str):
     from rag.models.e5_onnx import E5Encoder, build_graph
-    from rag.models.onnx import GRAPH_VERSION, cached_graph
+    from rag.models.onnx import GRAPH_NAMES, GRAPH_VERSION, cached_graph
 
-    graph = cached_graph(Path(path) / "onnx" / f"e5-w8-{GRAPH_VERSION}.onnx", "the embedder",
+    graph = cached_graph(Path(path) / "onnx" / f"e5-{GRAPH_NAMES['weights']}-{GRAPH_VERSION}.onnx", "the embedder",
                          lambda work: build_graph(Path(path), work))
     log.info("Loading embedder from %s", graph)
     return E5Encoder(graph, tokenizer_at(Path(path)))

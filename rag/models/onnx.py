@@ -61,7 +61,8 @@ def cached_graph(wanted: Path, what: str, build: Callable[[Path], Path]) -> Path
     return wanted
 
 
-QUANTISATION = ("dynamic", "weights", "none")
+# each quantisation and its part of a graph's file name ("w8": int8 weights only)
+GRAPH_NAMES = {"dynamic": "int8", "weights": "w8", "none": "fp32"}
 
 
 def build_bert_graph(module, bert_config, outputs: dict[str, dict[int, str]], work: Path,
@@ -70,8 +71,8 @@ def build_bert_graph(module, bert_config, outputs: dict[str, dict[int, str]], wo
     BERT with ``bert_config``; ``outputs`` names each output and its dynamic axes), fuse it for
     ONNX Runtime unless ``fuse`` is False, and quantise it: ``dynamic`` int8 for ONNX Runtime,
     int8 ``weights`` only for OpenVINO (``rag.models.openvino``, unfused graphs), or ``none``."""
-    if quantise not in QUANTISATION:
-        raise ValueError(f"quantise must be one of {QUANTISATION}, not {quantise!r}")
+    if quantise not in GRAPH_NAMES:
+        raise ValueError(f"quantise must be one of {tuple(GRAPH_NAMES)}, not {quantise!r}")
     path = _export(module, outputs, work / "exported.onnx")
     _release_memory()
     if fuse:

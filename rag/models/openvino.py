@@ -11,6 +11,7 @@ Compiled graphs are cached next to the graph (``openvino-cache/``), so later loa
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -75,23 +76,15 @@ class OpenVinoGraph:
     threads (one inference request each)."""
 
     def __init__(self, path: Path, threads: int | None = None):
-        try:
-            import openvino as ov
-        except ImportError as exc:
-            raise ModelError("the models run on OpenVINO, which is not installed: pip install 'openvino>=2025.4,<2027' "
-                             "(or set RAG_READER_RUNTIME=onnx-int8 for the reader)") from exc
-        self.path = path
         settings = {"INFERENCE_NUM_THREADS": threads or max(1, os.cpu_count() or 1), "PERFORMANCE_HINT": "LATENCY"}
         cache = path.parent / "openvino-cache"
-        core = ov.Core()
-        core.set_property({"CACHE_DIR": str(cache)})
         try:
-            self.compiled = core.compile_model(str(path), "CPU", settings)
+            self.compiled = _core().compile_model(str(path), "CPU", dict(settings, CACHE_DIR=str(cache)))
         except RuntimeError:
             # a damaged compiled copy must not stop the model from loading: compile from the graph
             log.warning("OpenVINO could not load %s from its cache; compiling it again", path.name)
             shutil.rmtree(cache, ignore_errors=True)
-            self.compiled = ov.Core().compile_model(str(path), "CPU", settings)
+            self.compiled = _core().compile_model(str(path), "CPU", settings)
         self._local = threading.local()
 
     def run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -101,3 +94,14 @@ class OpenVinoGraph:
         result = request.infer(inputs)
         # copies: the request reuses its output buffers at the next call
         return [np.array(result[out]) for out in self.compiled.outputs]
+
+
+@functools.lru_cache(maxsize=1)
+def _core():
+    """The process's one OpenVINO ``Core`` (it loads the CPU plugin); every graph compiles on it."""
+    try:
+        import openvino as ov
+    except ImportError as exc:
+        raise ModelError("the models run on OpenVINO, which is not installed: pip install 'openvino>=2025.4,<2027' "
+                         "(or set RAG_READER_RUNTIME=onnx-int8 for the reader)") from exc
+    return ov.Core()

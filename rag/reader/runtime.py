@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 RUNTIMES = ("openvino", "onnx-int8", "onnx", "torch")
 # how each ONNX runtime's graph is quantised (rag.models.onnx.build_bert_graph)
 QUANTISATION = {"openvino": "weights", "onnx-int8": "dynamic", "onnx": "none"}
-GRAPH_NAMES = {"weights": "w8", "dynamic": "int8", "none": "fp32"}  # w8: int8 weights only
 
 
 class TorchEngine:
@@ -68,7 +67,7 @@ class OpenVinoEngine:
 def onnx_model(model_loader, cache: Path, quantise: str = "dynamic") -> Path:
     """The cached ONNX graph of the QA model, built on first use (about a minute);
     ``model_loader()`` gives the torch model and is called only when building."""
-    from rag.models.onnx import GRAPH_VERSION, build_bert_graph, cached_graph, eager_attention
+    from rag.models.onnx import GRAPH_NAMES, GRAPH_VERSION, build_bert_graph, cached_graph, eager_attention
 
     def build(work: Path) -> Path:
         model = eager_attention(model_loader())
