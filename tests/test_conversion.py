@@ -69,6 +69,33 @@ def test_reader_windows_match_transformers_tokenizer(cfg):
         assert [tuple(o) for o in ours.offsets[w]] == [tuple(map(int, o)) for o in theirs["offset_mapping"][w]]
 
 
+def test_served_tokenizer_equals_the_tokenizers_pipeline(cfg):
+    # the unigram model runs in sentencepiece, the rest in tokenizers: together they must give
+    # tokenizer.json's ids, offsets, sequence ids and overflowing windows
+    from tokenizers import Tokenizer
+
+    from rag.models.loading import ensure_embedder, load_tokenizer
+
+    reference = Tokenizer.from_file(str(ensure_embedder(cfg) / "tokenizer.json"))
+    served = load_tokenizer(cfg)
+    articles = [p.read_text(encoding="utf-8") for p in sorted(cfg.corpus_dir.glob("*.txt"))]
+    odd = ["", " ", "a\u0301 e\u0301 café", "ﬁne ㍿ ½ Ⅻ", "😀🙈 x", "\x00\x07ctrl\x7f", "續(xù)",
+           "ＦＵＬＬ　ｗｉｄｔｈ１２３", "한국어 텍스트 עברית العربية", "\u200b zero\u200dwidth"]
+
+    def same(a, b):
+        return (a.ids, a.offsets, a.sequence_ids) == (b.ids, b.offsets, b.sequence_ids) and \
+            len(a.overflowing) == len(b.overflowing) and all(map(same, a.overflowing, b.overflowing))
+
+    for inputs, settings in [(["passage: " + t for t in articles + TEXTS + odd], (512, 0, "longest_first")),
+                             ([(q, a) for q in TEXTS + odd[:3] for a in articles], (256, 96, "only_second"))]:
+        ours = served.encode_batch(inputs, *settings)
+        reference.enable_truncation(settings[0], stride=settings[1], strategy=settings[2])
+        theirs = reference.encode_batch(inputs)
+        assert [i for i, (a, b) in enumerate(zip(ours, theirs)) if not same(a, b)] == []
+        assert sum(len(e.overflowing) for e in ours) > 20 or settings[2] != "only_second"
+    assert served.clip(TEXTS[0], 4) == "How long did the"
+
+
 def test_corrupt_weights_file_is_refused(tmp_path):
     from rag.models.e5_convert import ModelFileError, read_packed
 

@@ -102,14 +102,14 @@ def load_tokenizer(cfg: Config):
 
 
 def tokenizer_at(model_dir: Path):
-    return _tokenizer(str(Path(model_dir) / "tokenizer.json"))
+    return _tokenizer(str(model_dir))
 
 
 @functools.lru_cache(maxsize=2)
-def _tokenizer(path: str):
-    from rag.models.tokenizer import SharedTokenizer
+def _tokenizer(model_dir: str):
+    from rag.models.tokenizer import SharedTokenizer, ensure_derived
 
-    return SharedTokenizer(Path(path))
+    return SharedTokenizer(ensure_derived(Path(model_dir)))
 
 
 def load_use(cfg: Config | None = None):

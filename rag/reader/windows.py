@@ -52,7 +52,7 @@ def encode_windows(tokenizer, questions: list[str], contexts: list[str],
                    max_len: int = MAX_LEN, stride: int = STRIDE) -> Windows:
     """Tokenise (question, context) pairs into overlapping windows with offsets.
     ``tokenizer`` is a ``rag.models.tokenizer.SharedTokenizer``."""
-    questions = [_clip_question(tokenizer, q) for q in questions]
+    questions = [tokenizer.clip(q, MAX_QUESTION_TOKENS) for q in questions]
     encodings = tokenizer.encode_batch(list(zip(questions, contexts)), max_len, stride=stride, strategy="only_second")
     windows, sample = [], []
     for i, enc in enumerate(encodings):
@@ -63,13 +63,6 @@ def encode_windows(tokenizer, questions: list[str], contexts: list[str],
     pad = ids.shape[1] - mask.sum(axis=1)
     return Windows(ids, mask, [list(w.offsets) + [(0, 0)] * p for w, p in zip(windows, pad)],
                    [list(w.sequence_ids) + [None] * p for w, p in zip(windows, pad)], np.array(sample, dtype=int))
-
-
-def _clip_question(tokenizer, question: str) -> str:
-    ids = tokenizer.ids(question)
-    if len(ids) <= MAX_QUESTION_TOKENS:
-        return question
-    return tokenizer.decode(ids[:MAX_QUESTION_TOKENS])
 
 
 def span_candidates(encoding: Windows, start_logits: np.ndarray, end_logits: np.ndarray,
