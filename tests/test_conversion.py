@@ -143,6 +143,9 @@ def test_weight_only_int8_keeps_a_graphs_outputs_and_stores_its_weights_as_int8(
     assert stored["table_int8"].dtype == np.int8 and stored["weight_int8"].dtype == np.int8
     assert stored["bias"].dtype == np.float32 and "table" not in stored  # small tensors stay fp32
     assert (tmp_path / "w8.onnx").stat().st_size < (tmp_path / "fp32.onnx").stat().st_size / 3
+    tables_only = weight_only_int8(tmp_path / "fp32.onnx", tmp_path / "e8.onnx", matmuls=False)
+    stored_e8 = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(tables_only)).graph.initializer}
+    assert stored_e8["table_int8"].dtype == np.int8 and stored_e8["weight"].dtype == np.float32
 
     ids = rng.integers(0, 500, size=(3, 7))
     expected = table[ids] @ weight + bias

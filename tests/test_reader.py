@@ -108,7 +108,8 @@ def test_a_shallower_reader_keeps_the_bottom_layers_and_loads_from_its_delta(cfg
 
 
 def test_the_served_runtime_reads_as_the_torch_model_does(qa, cfg):
-    # OpenVINO with int8 weights against the fp32 torch model, on real windows of the corpus
+    # OpenVINO (int8 embedding table, bf16 arithmetic where the CPU has it) against the fp32
+    # torch model, on real windows of the corpus
     import numpy as np
 
     from rag.models.loading import load_reader_engine, load_reader_model

@@ -62,7 +62,7 @@ def cached_graph(wanted: Path, what: str, build: Callable[[Path], Path]) -> Path
 
 
 # each quantisation and its part of a graph's file name ("w8": int8 weights only)
-GRAPH_NAMES = {"dynamic": "int8", "weights": "w8", "none": "fp32"}
+GRAPH_NAMES = {"dynamic": "int8", "weights": "w8", "embeddings": "e8", "none": "fp32"}
 
 
 def build_bert_graph(module, bert_config, outputs: dict[str, dict[int, str]], work: Path,
@@ -78,10 +78,10 @@ def build_bert_graph(module, bert_config, outputs: dict[str, dict[int, str]], wo
     if fuse:
         path = _fuse(path, bert_config, work / "fused.onnx")
         _release_memory()
-    if quantise == "weights":
+    if quantise in ("weights", "embeddings"):
         from rag.models.openvino import weight_only_int8
 
-        return weight_only_int8(path, work / "int8-weights.onnx")
+        return weight_only_int8(path, work / "int8-weights.onnx", matmuls=quantise == "weights")
     return _quantize_int8(path, work / "int8.onnx") if quantise == "dynamic" else path
 
 

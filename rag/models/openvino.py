@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 MIN_QUANTISED = 4096  # weights smaller than this (biases, the QA head) stay fp32
 
 
-def weight_only_int8(source: Path, target: Path) -> Path:
-    """``source`` with its MatMul weights and embedding tables as symmetric per-channel int8.
+def weight_only_int8(source: Path, target: Path, matmuls: bool = True) -> Path:
+    """``source`` with its MatMul weights (unless ``matmuls`` is False) and embedding tables as
+    symmetric per-channel int8.
 
     Written here rather than with ``nncf.compress_weights`` (OpenVINO's tool for the same): that
     would add nncf and its dependencies to the install for these few lines; ONNX Runtime's
@@ -48,7 +49,7 @@ def weight_only_int8(source: Path, target: Path) -> Path:
         kinds = uses.get(init.name, set())
         if weight.dtype != np.float32 or weight.ndim != 2 or weight.size < MIN_QUANTISED or not kinds:
             continue
-        if kinds <= {("MatMul", 1)}:
+        if kinds <= {("MatMul", 1)} and matmuls:
             axis = 1  # [in, out]: a scale per output column
         elif kinds <= {("Gather", 0)}:
             axis = 0  # [vocabulary, width]: a scale per row

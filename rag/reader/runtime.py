@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 RUNTIMES = ("openvino", "onnx-int8", "onnx", "torch")
 # how each ONNX runtime's graph is quantised (rag.models.onnx.build_bert_graph)
-QUANTISATION = {"openvino": "weights", "onnx-int8": "dynamic", "onnx": "none"}
+QUANTISATION = {"openvino": "embeddings", "onnx-int8": "dynamic", "onnx": "none"}
 
 
 class TorchEngine:
