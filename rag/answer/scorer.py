@@ -135,7 +135,8 @@ def features(question: str, passages: list, spans: list) -> np.ndarray:
     # how much of the question the whole passage speaks of: low for every passage when the
     # documents do not cover the question's topic at all; and whether it holds none of a
     # Latin-script question's capitalised words, its names (a passage about someone else)
-    found = {s.passage.chunk_id: _found(terms, s.passage.chunk.text) for s in spans}
+    texts = {s.passage.chunk_id: s.passage.chunk.text for s in spans}  # each passage once
+    found = {cid: _found(terms, text) for cid, text in texts.items()}
     passage_match = {cid: _share(terms, f) for cid, f in found.items()}
     name_absent = {cid: float(bool(latin and terms[1]) and not f[1]) for cid, f in found.items()}
     rows = []
