@@ -5,7 +5,8 @@ A graph is exported with eager attention (the default SDPA export masks scores w
 ``Where``/``IsNaN`` nodes that took a third of the reader's time), optionally fused by ONNX
 Runtime's BERT optimizer (one ``Attention``, ``SkipLayerNormalization`` and ``BiasGelu`` node a
 layer), and quantised: dynamic int8 for ONNX Runtime (per-channel weights, the word-embedding
-table included, activations quantised at run time), or int8 weights only for OpenVINO.
+table included, activations quantised at run time), or for OpenVINO int8 weights only (every
+MatMul and the embedding table, or the embedding table alone).
 docs/experiments/speed.md has the figures. Serving imports only the runtime; building imports
 torch, once per ``RAG_HOME``.
 """
@@ -61,7 +62,8 @@ def cached_graph(wanted: Path, what: str, build: Callable[[Path], Path]) -> Path
     return wanted
 
 
-# each quantisation and its part of a graph's file name ("w8": int8 weights only)
+# each quantisation and its part of a graph's file name ("w8": int8 weights only; "e8": only the
+# embedding table int8)
 GRAPH_NAMES = {"dynamic": "int8", "weights": "w8", "embeddings": "e8", "none": "fp32"}
 
 
@@ -70,7 +72,8 @@ def build_bert_graph(module, bert_config, outputs: dict[str, dict[int, str]], wo
     """Export ``module`` (a torch module over ``(input_ids, attention_mask)`` whose encoder is a
     BERT with ``bert_config``; ``outputs`` names each output and its dynamic axes), fuse it for
     ONNX Runtime unless ``fuse`` is False, and quantise it: ``dynamic`` int8 for ONNX Runtime,
-    int8 ``weights`` only for OpenVINO (``rag.models.openvino``, unfused graphs), or ``none``."""
+    int8 ``weights`` only or int8 ``embeddings`` only for OpenVINO (``rag.models.openvino``,
+    unfused graphs), or ``none``."""
     if quantise not in GRAPH_NAMES:
         raise ValueError(f"quantise must be one of {tuple(GRAPH_NAMES)}, not {quantise!r}")
     path = _export(module, outputs, work / "exported.onnx")
