@@ -4,7 +4,8 @@ The converted model's ``tokenizer.json`` (a ``tokenizers`` pipeline: NFKC normal
 pre-tokeniser, a 250 000-piece unigram model, ``<s> … </s>`` templates) is served in two parts:
 the unigram model runs in ``sentencepiece`` (a compact trie: 54 MB loaded, against 280 MB for
 ``tokenizers``' own model), and the normaliser, pre-tokeniser, offsets, truncation, overflowing
-windows and templates stay in ``tokenizers``, so callers get ordinary ``tokenizers.Encoding`` s.
+windows and templates stay in ``tokenizers``, so callers get ordinary ``tokenizers.Encoding`` s
+(ids, offsets, sequence ids, overflowing windows; their ``tokens`` strings are left empty).
 Both parts are derived once from ``tokenizer.json`` into ``<model>/sentencepiece/``. The ids
 equal ``tokenizers``' on everything measured except where two segmentations score exactly the
 same ("恰恰恰": 恰|恰恰 or 恰恰|恰), and text that spells a special token ("<s>") stays text.
@@ -80,8 +81,9 @@ class SharedTokenizer:
 
 
 def derive(tokenizer_json: Path, folder: Path) -> Path:
-    """Split ``tokenizer_json`` into the sentencepiece model of its unigram vocabulary and the
-    rest of its pipeline (``folder/pieces.model``, ``folder/pipeline.json``) and each piece's length in bytes."""
+    """Split ``tokenizer_json`` into the sentencepiece model of its unigram vocabulary, the rest
+    of its pipeline and each piece's length in bytes (``folder/pieces.model``, ``pipeline.json``,
+    ``piece-bytes.npy``)."""
     from sentencepiece import sentencepiece_model_pb2 as spm_pb
 
     spec = json.loads(Path(tokenizer_json).read_text(encoding="utf-8"))
