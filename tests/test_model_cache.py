@@ -38,10 +38,12 @@ def test_two_first_runs_share_the_model_cache(cfg, built_index, tmp_path, record
     record_property("observed", "both answered; " + next(line for line in both.splitlines() if "waiting" in line)[:120])
 
 
-def test_a_new_graph_version_replaces_the_old_ones(tmp_path):
+def test_a_new_graph_replaces_older_versions_and_unused_quantisations(tmp_path):
     from rag.models.onnx import GRAPH_VERSION, cached_graph
 
-    for name in ("reader-int8.onnx", "reader-int8-g1.onnx", "reader-fp32-g1.onnx"):
+    current = f"reader-int8-{GRAPH_VERSION}.onnx"  # another runtime's graph, still read
+    old = ("reader-e8.onnx", "reader-e8-g1.onnx", "reader-int8-g1.onnx", f"reader-w8-{GRAPH_VERSION}.onnx")
+    for name in (current, f"e5-w8-{GRAPH_VERSION}.onnx", *old):
         (tmp_path / name).write_bytes(b"old")
     built = []
 
@@ -50,9 +52,10 @@ def test_a_new_graph_version_replaces_the_old_ones(tmp_path):
         (work / "graph.onnx").write_bytes(b"new")
         return work / "graph.onnx"
 
-    wanted = tmp_path / f"reader-int8-{GRAPH_VERSION}.onnx"
-    assert cached_graph(wanted, "the reader", build) == wanted and wanted.read_bytes() == b"new"
-    assert cached_graph(wanted, "the reader", build) == wanted and len(built) == 1  # built once
-    # the int8 graph's older versions are gone; another artefact's (the fp32 graph) is untouched
-    assert sorted(p.name for p in tmp_path.glob("*.onnx")) == sorted([wanted.name, "reader-fp32-g1.onnx"])
+    wanted = tmp_path / f"reader-e8-{GRAPH_VERSION}.onnx"
+    assert cached_graph(wanted, "the reader", build, keep=("int8",)) == wanted and wanted.read_bytes() == b"new"
+    assert cached_graph(wanted, "the reader", build, keep=("int8",)) == wanted and len(built) == 1  # built once
+    # older versions and the quantisation no runtime reads are gone; the kept one and another
+    # artefact's graph (e5) are untouched
+    assert sorted(p.name for p in tmp_path.glob("*.onnx")) == sorted([wanted.name, current, f"e5-w8-{GRAPH_VERSION}.onnx"])
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".build-")]

@@ -40,10 +40,12 @@ def inference_session(path: Path, threads: int | None = None):
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
-def cached_graph(wanted: Path, what: str, build: Callable[[Path], Path]) -> Path:
-    """The graph at ``wanted`` (a name ending in ``-<GRAPH_VERSION>.onnx``), built on first use by
-    ``build(work_folder)`` under the artefact's lock, in a private folder, then published
-    (``rag.models.cache``); the same artefact's graphs of other versions are removed then."""
+def cached_graph(wanted: Path, what: str, build: Callable[[Path], Path], keep: tuple[str, ...] = ()) -> Path:
+    """The graph at ``wanted`` (``<artefact>-<quantisation>-<GRAPH_VERSION>.onnx``), built on first
+    use by ``build(work_folder)`` under the artefact's lock, in a private folder, then published
+    (``rag.models.cache``). The artefact's other graphs are removed then — older versions, and
+    quantisations no longer used — but for the current versions of those named in ``keep`` (the
+    ``GRAPH_NAMES`` parts other runtimes still read)."""
     from rag.models.cache import artefact_lock, private_folder, publish, stage
 
     if wanted.is_file():
@@ -53,9 +55,11 @@ def cached_graph(wanted: Path, what: str, build: Callable[[Path], Path]) -> Path
             return wanted
         with private_folder(wanted) as work, stage(f"building {what} as an ONNX graph"):
             publish(build(work), wanted)
+        artefact = wanted.name.split("-")[0]
+        kept = {wanted.name} | {f"{artefact}-{name}-{GRAPH_VERSION}.onnx" for name in keep}
         # a process still running an old graph keeps reading it: removal only unlinks the name
-        for stale in wanted.parent.glob(wanted.name.replace(f"-{GRAPH_VERSION}.onnx", "*.onnx")):
-            if stale != wanted:
+        for stale in wanted.parent.glob(f"{artefact}-*.onnx"):
+            if stale.name not in kept:
                 stale.unlink(missing_ok=True)
         # OpenVINO's compiled copies of this folder's graphs (rag.models.openvino) are made again
         shutil.rmtree(wanted.parent / "openvino-cache", ignore_errors=True)

@@ -80,7 +80,8 @@ def onnx_model(model_loader, cache: Path, quantise: str = "dynamic") -> Path:
                                 work, quantise=quantise, fuse=False)
 
     name = f"reader-{GRAPH_NAMES[quantise]}-{GRAPH_VERSION}.onnx"
-    return cached_graph(cache / name, "the reader", build)
+    # the other runtimes' graphs stay; a graph no runtime reads any more goes
+    return cached_graph(cache / name, "the reader", build, keep=tuple(GRAPH_NAMES[q] for q in QUANTISATION.values()))
 
 
 def make_engine(runtime: str, model_loader, cache: Path, threads: int | None = None):
