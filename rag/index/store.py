@@ -4,7 +4,8 @@ Layout of an index directory::
 
     index/CURRENT          name of the live generation (replaced atomically)
     index/gen-<id>/        manifest.json, documents.jsonl, offsets.npy, chunks.jsonl, bm25/, pinyin/,
-                           and the vectors: <field>.npy + <field>.faiss per dense field (faiss), or
+                           tokens-<field>.npz (each chunk's lexical tokens, reused by the next
+                           generation for the chunks it keeps), and the vectors: <field>.npy + <field>.faiss per dense field (faiss), or
                            milvus.db/ (Milvus Lite) or nothing (a Milvus server; rag.index.milvus)
     index/.lock            held by a writer
 
@@ -95,6 +96,35 @@ def _write_jsonl(path: Path, rows) -> None:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
+TOKENS = "tokens-{}.npz"
+
+
+def _save_tokens(path: Path, tokens: list[list[str]]) -> None:
+    """Each chunk's tokens as ids into a vocabulary (npz: ids, offsets, the vocabulary as JSON)."""
+    vocab: dict[str, int] = {}
+    ids = np.fromiter((vocab.setdefault(t, len(vocab)) for ts in tokens for t in ts), dtype=np.int32)
+    offsets = np.cumsum([0] + [len(ts) for ts in tokens], dtype=np.int64)
+    np.savez_compressed(path, ids=ids, offsets=offsets, vocab=np.array(json.dumps(list(vocab), ensure_ascii=False)))
+
+
+def stored_tokens(index: "Index", field: str) -> list[list[str]] | None:
+    """Each chunk's ``field`` tokens as ``index`` stored them, or None when it has none of this
+    ``LEXICAL_TOKENS`` version (tokenising again is then the only way)."""
+    path = index.path / TOKENS.format(field)
+    if index.manifest.get("lexical") != LEXICAL_TOKENS or not path.is_file():
+        return None
+    try:
+        with np.load(path) as stored:
+            ids, offsets, vocab = stored["ids"], stored["offsets"], json.loads(str(stored["vocab"]))
+        words = np.array(vocab, dtype=object)[ids].tolist()
+    except (OSError, ValueError, KeyError, IndexError) as exc:
+        log.warning("stored tokens %s unreadable (%s): tokenising the chunks again", path, exc)
+        return None
+    if len(offsets) != len(index.chunks) + 1:
+        return None
+    return [words[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+
+
 def lexical_tokens(field: str, text: str) -> list[str]:
     """A chunk's tokens in a lexical field: words, or names (pinyin of Chinese character
     windows and full names in Latin letters, so "Ma Weiying" meets 馬維英 and itself)."""
@@ -107,9 +137,11 @@ def lexical_tokens(field: str, text: str) -> list[str]:
 
 def write_index(index_dir: Path, documents: list[Document], chunks: list[Chunk],
                 vectors: dict[str, np.ndarray], settings: dict, exact_max: int,
-                store: str = "faiss", milvus_uri: str = "") -> Path:
+                store: str = "faiss", milvus_uri: str = "",
+                known_tokens: dict[str, list[list[str] | None]] | None = None) -> Path:
     """Write a new generation and make it live atomically; its vectors go to ``store``
-    (``rag.index.dense``). Caller holds ``write_lock``."""
+    (``rag.index.dense``). ``known_tokens``: per lexical field, each chunk's tokens when an
+    earlier generation stored them (None: tokenise it). Caller holds ``write_lock``."""
     bm25s = _bm25s()
     if store not in STORES:
         raise ConfigError(f"unknown store '{store}'; choose one of {', '.join(STORES)}")
@@ -140,9 +172,13 @@ def write_index(index_dir: Path, documents: list[Document], chunks: list[Chunk],
             dense_entry = write_milvus(tmp, gen.name, vectors, [c.doc_id for c in chunks],
                                        [langs[c.doc_id] for c in chunks], exact_max, milvus_uri)
         for field in LEXICAL:
+            known = (known_tokens or {}).get(field) or [None] * len(chunks)
+            tokens = [k if k is not None else lexical_tokens(field, c.text) for k, c in zip(known, chunks)]
             bm25 = bm25s.BM25()
-            bm25.index([lexical_tokens(field, c.text) for c in chunks], show_progress=False)
+            bm25.index(tokens, show_progress=False)
             bm25.save(str(tmp / field), show_progress=False)
+            _save_tokens(tmp / TOKENS.format(field), tokens)
+            files.append(TOKENS.format(field))
         manifest = dict(
             format_version=FORMAT_VERSION, created=time.strftime("%Y-%m-%dT%H:%M:%S"),
             dense={f: dict(index=v["index"], dim=v["dim"]) for f, v in dense_entry["fields"].items()},

@@ -20,7 +20,16 @@ from tqdm.auto import tqdm
 from rag.config import Config
 from rag.errors import IndexUnusable
 from rag.index.embeddings import FIELDS, Embedder
-from rag.index.store import LEXICAL_TOKENS, current_manifest, load_index, store_settings, write_index, write_lock
+from rag.index.store import (
+    LEXICAL,
+    LEXICAL_TOKENS,
+    current_manifest,
+    load_index,
+    store_settings,
+    stored_tokens,
+    write_index,
+    write_lock,
+)
 from rag.ingest.chunks import split_document
 from rag.ingest.documents import Document, DocumentError, find_files, load_document
 from rag.models.loading import EMBEDDER_NAME, embedder_checksum
@@ -124,7 +133,8 @@ def ingest(paths: list[Path], cfg: Config, rebuild: bool = False, progress: bool
             picks += [(new, r) for r in rows]
         matrix = _vectors(picks, new_vectors, old)
         ordered = [docs[d] for d in sorted(docs)]
-        gen = write_index(Path(cfg.index_dir), ordered, chunks, matrix, settings, cfg.exact_max_vectors, store, uri)
+        gen = write_index(Path(cfg.index_dir), ordered, chunks, matrix, settings, cfg.exact_max_vectors, store, uri,
+                          _kept_tokens(old, [None if new else r for new, r in picks]))
         report.generation, report.chunks = gen.name, len(chunks)
     return report
 
@@ -145,6 +155,16 @@ def _vectors(picks: list[tuple[bool, int]], new_vectors: dict[str, np.ndarray], 
             out[where] = rows
         matrix[f] = out
     return matrix
+
+
+def _kept_tokens(old, rows: list[int | None]) -> dict[str, list[list[str] | None]]:
+    """Per lexical field, the tokens ``old`` stored for each kept chunk (its row; None: a new
+    chunk), so adding one file does not tokenise the whole collection again."""
+    out = {}
+    for name in LEXICAL:
+        stored = stored_tokens(old, name) if old else None
+        out[name] = [stored[r] if stored is not None and r is not None else None for r in rows]
+    return out
 
 
 def remove(doc_ids: list[str], cfg: Config) -> IngestReport:
@@ -179,6 +199,6 @@ def _rewrite(cfg: Config, gone: set[str] = frozenset(), store: str = "", milvus_
         report.unchanged = [d.doc_id for d in docs]
         settings = dict(index_settings(cfg), chunker=old.manifest.get("chunker"))  # the chunks are the old ones
         gen = write_index(Path(cfg.index_dir), docs, [old.chunks[r] for r in rows], matrix, settings,
-                          cfg.exact_max_vectors, store, uri)
+                          cfg.exact_max_vectors, store, uri, _kept_tokens(old, rows))
         report.generation, report.chunks = gen.name, len(rows)
     return report
