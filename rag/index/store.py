@@ -5,8 +5,9 @@ Layout of an index directory::
     index/CURRENT          name of the live generation (replaced atomically)
     index/gen-<id>/        manifest.json, documents.jsonl, offsets.npy, chunks.jsonl, bm25/, pinyin/,
                            tokens-<field>.npz (each chunk's lexical tokens, reused by the next
-                           generation for the chunks it keeps), and the vectors: <field>.npy + <field>.faiss per dense field (faiss), or
-                           milvus.db/ (Milvus Lite) or nothing (a Milvus server; rag.index.milvus)
+                           generation for the chunks it keeps), and the vectors: <field>.npy +
+                           <field>.faiss per dense field (faiss), or milvus.db/ (Milvus Lite) or
+                           nothing (a Milvus server; rag.index.milvus)
     index/.lock            held by a writer
 
 A writer builds a complete new generation, then swaps CURRENT with ``os.replace``:
