@@ -35,6 +35,16 @@ class ModelError(RagError):
     """A model or fitted file is missing, corrupt, or does not fit the code that loads it."""
 
 
+def require(module: str, missing: RagError):
+    """The module ``module``, imported; ``missing`` (naming what to install) when it is not."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise missing from exc
+
+
 # exit codes of the CLI
 EXIT_OK = 0
 EXIT_REJECTED = 1  # some input was rejected; the rest was done

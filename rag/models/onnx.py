@@ -40,14 +40,26 @@ def inference_session(path: Path, threads: int | None = None):
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
-def cached_graph(wanted: Path, what: str, build: Callable[[Path], Path], keep: tuple[str, ...] = ()) -> Path:
-    """The graph at ``wanted`` (``<artefact>-<quantisation>-<GRAPH_VERSION>.onnx``), built on first
+# each quantisation and its part of a graph's file name ("w8": int8 weights only; "e8": only the
+# embedding table int8)
+GRAPH_NAMES = {"dynamic": "int8", "weights": "w8", "embeddings": "e8", "none": "fp32"}
+
+
+def graph_file(artefact: str, quantise: str) -> str:
+    """The file name of ``artefact``'s graph quantised as ``quantise`` (``GRAPH_NAMES``)."""
+    return f"{artefact}-{GRAPH_NAMES[quantise]}-{GRAPH_VERSION}.onnx"
+
+
+def cached_graph(folder: Path, artefact: str, quantise: str, what: str, build: Callable[[Path], Path],
+                 keep: tuple[str, ...] = ()) -> Path:
+    """``artefact``'s graph quantised as ``quantise`` in ``folder`` (``graph_file``), built on first
     use by ``build(work_folder)`` under the artefact's lock, in a private folder, then published
     (``rag.models.cache``). The artefact's other graphs are removed then — older versions, and
-    quantisations no longer used — but for the current versions of those named in ``keep`` (the
-    ``GRAPH_NAMES`` parts other runtimes still read)."""
+    quantisations no longer used — but for the current versions of the quantisations in ``keep``
+    (those other runtimes still read)."""
     from rag.models.cache import artefact_lock, private_folder, publish, stage
 
+    wanted = Path(folder) / graph_file(artefact, quantise)
     if wanted.is_file():
         return wanted
     with artefact_lock(wanted, what):
@@ -55,8 +67,7 @@ def cached_graph(wanted: Path, what: str, build: Callable[[Path], Path], keep: t
             return wanted
         with private_folder(wanted) as work, stage(f"building {what} as an ONNX graph"):
             publish(build(work), wanted)
-        artefact = wanted.name.split("-")[0]
-        kept = {wanted.name} | {f"{artefact}-{name}-{GRAPH_VERSION}.onnx" for name in keep}
+        kept = {graph_file(artefact, q) for q in (quantise, *keep)}
         # a process still running an old graph keeps reading it: removal only unlinks the name
         for stale in wanted.parent.glob(f"{artefact}-*.onnx"):
             if stale.name not in kept:
@@ -64,11 +75,6 @@ def cached_graph(wanted: Path, what: str, build: Callable[[Path], Path], keep: t
         # OpenVINO's compiled copies of this folder's graphs (rag.models.openvino) are made again
         shutil.rmtree(wanted.parent / "openvino-cache", ignore_errors=True)
     return wanted
-
-
-# each quantisation and its part of a graph's file name ("w8": int8 weights only; "e8": only the
-# embedding table int8)
-GRAPH_NAMES = {"dynamic": "int8", "weights": "w8", "embeddings": "e8", "none": "fp32"}
 
 
 def build_bert_graph(module, bert_config, outputs: dict[str, dict[int, str]], work: Path,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.errors import ModelError
+from rag.errors import ModelError, require
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +102,6 @@ class OpenVinoGraph:
 @functools.lru_cache(maxsize=1)
 def _core():
     """The process's one OpenVINO ``Core`` (it loads the CPU plugin); every graph compiles on it."""
-    try:
-        import openvino as ov
-    except ImportError as exc:
-        raise ModelError("the models run on OpenVINO, which is not installed: pip install 'openvino>=2025.4,<2027' "
-                         "(or set RAG_READER_RUNTIME=onnx-int8 for the reader)") from exc
+    ov = require("openvino", ModelError("the models run on OpenVINO, which is not installed: pip install "
+                                        "'openvino>=2025.4,<2027' (or set RAG_READER_RUNTIME=onnx-int8 for the reader)"))
     return ov.Core()

@@ -69,7 +69,7 @@ class OpenVinoEngine:
 def onnx_model(model_loader, cache: Path, quantise: str = "dynamic") -> Path:
     """The cached ONNX graph of the QA model, built on first use (about a minute);
     ``model_loader()`` gives the torch model and is called only when building."""
-    from rag.models.onnx import GRAPH_NAMES, GRAPH_VERSION, build_bert_graph, cached_graph, eager_attention
+    from rag.models.onnx import build_bert_graph, cached_graph, eager_attention
 
     def build(work: Path) -> Path:
         model = eager_attention(model_loader())
@@ -79,9 +79,8 @@ def onnx_model(model_loader, cache: Path, quantise: str = "dynamic") -> Path:
         return build_bert_graph(model, model.config, {n: {0: "batch", 1: "tokens"} for n in ("start_logits", "end_logits")},
                                 work, quantise=quantise, fuse=False)
 
-    name = f"reader-{GRAPH_NAMES[quantise]}-{GRAPH_VERSION}.onnx"
     # the other runtimes' graphs stay; a graph no runtime reads any more goes
-    return cached_graph(cache / name, "the reader", build, keep=tuple(GRAPH_NAMES[q] for q in QUANTISATION.values()))
+    return cached_graph(cache, "reader", quantise, "the reader", build, keep=tuple(QUANTISATION.values()))
 
 
 def make_engine(runtime: str, model_loader, cache: Path, threads: int | None = None):
