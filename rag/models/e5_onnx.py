@@ -67,8 +67,9 @@ class _Progress:
                  100 * self.done / self.total, rate, (self.total - self.done) / max(rate, 1e-9))
 
 
-def build_graph(sentence_transformer_dir: Path, work: Path) -> Path:
-    """The e5 encoder with mean pooling and normalisation as one ONNX graph, int8 weights."""
+def build_graph(sentence_transformer_dir: Path, work: Path, quantise: str = "weights") -> Path:
+    """The e5 encoder with mean pooling and normalisation as one ONNX graph, with int8
+    ``weights`` or int8 ``embeddings`` only (``rag.models.onnx.build_bert_graph``)."""
     import torch
     from transformers import AutoModel
 
@@ -87,4 +88,4 @@ def build_graph(sentence_transformer_dir: Path, work: Path) -> Path:
             mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(mean, dim=-1)
 
-    return build_bert_graph(Pooled(), bert.config, {"embedding": {0: "batch"}}, work, quantise="weights", fuse=False)
+    return build_bert_graph(Pooled(), bert.config, {"embedding": {0: "batch"}}, work, quantise=quantise, fuse=False)

@@ -78,8 +78,13 @@ class OpenVinoGraph:
     """A compiled graph; ``run(inputs)`` → its outputs as numpy arrays. Safe to call from several
     threads (one inference request each)."""
 
-    def __init__(self, path: Path, threads: int | None = None):
+    def __init__(self, path, threads: int | None = None):
+        """``path``: an ONNX graph (its compiled copy cached beside it) or an ``openvino.Model``."""
         settings = {"INFERENCE_NUM_THREADS": threads or max(1, os.cpu_count() or 1), "PERFORMANCE_HINT": "LATENCY"}
+        if not isinstance(path, Path):
+            self.compiled = _core().compile_model(path, "CPU", settings)
+            self._local = threading.local()
+            return
         cache = path.parent / "openvino-cache"
         try:
             self.compiled = _core().compile_model(str(path), "CPU", dict(settings, CACHE_DIR=str(cache)))
