@@ -24,7 +24,8 @@ def cmd_train_reader(args) -> int:
     settings = TrainSettings(qa_dir=args.data, work_dir=args.work or Path(cfg.home) / "reader-train", epochs=args.epochs,
                              lr=args.lr, init_from=args.init, human_english_repeat=args.human_english_repeat,
                              question_anchors=args.question_anchors, traditional=args.traditional,
-                             layers=args.layers, distil=args.distil, **chosen)
+                             layers=args.layers, distil=args.distil, retrieved_negatives=args.retrieved_negatives,
+                             bf16=args.bf16, **chosen)
     embedder = ensure_embedder(cfg)
     if not args.export_only:
         train(settings, embedder)
@@ -115,6 +116,12 @@ def register(verb) -> None:
     s.add_argument("--distil", type=float, default=0.0,
                    help="weight (0–1) of the --init reader's span distributions in the loss (distillation); "
                         "its logits are computed once into --work")
+    s.add_argument("--retrieved-negatives", action="store_true",
+                   help="pair unanswerable training questions with the paragraph of another article that BM25 "
+                        "ranks highest for them (a retrieval-like distractor), not a random one")
+    s.add_argument("--bf16", action="store_true",
+                   help="train in bf16 autocast (weights and optimiser stay fp32): faster on CPUs with AMX or "
+                        "AVX-512 BF16, emulated and slow elsewhere")
 
     s = verb("eval-open", cmd_eval_open, "Open-corpus evaluation: DRCD test articles, FacQA held-out passages "
                                          "(and CMRC held-out articles with --data) in one index, questions in "

@@ -6,7 +6,8 @@ Augmentations (each measured in docs/experiments/reader-and-scorer.md):
   renderings; words the dictionary lacks, and person names, become capitalised pinyin, the
   way English text writes Chinese names ("周伯文" → "Zhou Bowen");
 - hand-written English questions (``data/human-en``) of some training examples, on request;
-- unanswerable examples: a question paired with a paragraph of another article.
+- unanswerable examples: a question paired with a paragraph of another article (random, or the
+  one BM25 ranks highest for it, on request).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import random
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+import numpy as np
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -194,16 +197,47 @@ def cross_lingual(examples: list[QAExample], seed: int = 7) -> list[QAExample]:
             for e in examples if _CJK.search(e.context)]
 
 
-def unanswerable(examples: list[QAExample], fraction: float, seed: int = 11) -> list[QAExample]:
-    """Questions paired with a paragraph from another article: the target is "no answer"."""
+def unanswerable(examples: list[QAExample], fraction: float, seed: int = 11,
+                 retrieved: bool = False) -> list[QAExample]:
+    """Questions paired with a paragraph from another article: the target is "no answer". The
+    paragraph is a random one, or (``retrieved``) the one of another article that BM25 ranks
+    highest for the question among those not containing its answer — a distractor like those
+    retrieval puts before the reader."""
     rng = random.Random(seed)
     contexts = [(e.group, e.context) for e in examples]
+    chosen = rng.sample(examples, int(len(examples) * fraction))
+    distractors = _retrieved_distractors(chosen, examples) if retrieved else {}
     out = []
-    for e in rng.sample(examples, int(len(examples) * fraction)):
-        group, ctx = rng.choice(contexts)
+    for e in chosen:
+        group, ctx = distractors.get(e.qid) or rng.choice(contexts)
         while group == e.group:
             group, ctx = rng.choice(contexts)
         out.append(replace(e, qid=e.qid + "-neg", context=ctx, answer_text="", answer_start=-1))
+    return out
+
+
+def _retrieved_distractors(questions: list[QAExample], examples: list[QAExample], depth: int = 20) -> dict:
+    """qid → (group, paragraph): BM25's best paragraph (jieba words, ``rag.text.language``) for the
+    question from another article, not containing the question's answer."""
+    import bm25s
+
+    from rag.text.language import tokenize
+
+    paragraphs = sorted({(e.group, e.context) for e in examples})
+    retriever = bm25s.BM25()
+    retriever.index([tokenize(text) or ["\u2205"] for _, text in paragraphs], show_progress=False)
+    vocab = retriever.vocab_dict
+    out = {}
+    for e in questions:
+        ids = [vocab[t] for t in tokenize(e.question) if t in vocab]
+        if not ids:
+            continue
+        scores = retriever.get_scores(ids)
+        for i in np.argsort(-scores)[:depth]:
+            group, text = paragraphs[int(i)]
+            if scores[i] > 0 and group != e.group and e.answer_text not in text:
+                out[e.qid] = (group, text)
+                break
     return out
 
 
@@ -256,13 +290,14 @@ def _augment_heldout(held: list[QAExample]) -> list[QAExample]:
 
 
 def training_sets(qa_dir: Path, seed: int = 13, names: tuple[str, ...] | None = None, human_repeat: int = 0,
-                  anchors: str = "off", traditional: float = 0.0):
+                  anchors: str = "off", traditional: float = 0.0, retrieved_negatives: bool = False):
     """(train, heldout) lists: each source's questions, English renderings of the Chinese
     ones, the hand-written English questions of training examples (data/human-en) repeated
     ``human_repeat`` times, plus unanswerable pairs. ``anchors`` ("off", "names", "words"):
     the English questions as the reader reads them at that setting (``Config.question_anchors``);
     ``traditional``: the share of Chinese training articles whose passages are read in traditional
-    characters (questions as asked, as a user of simplified Chinese or English asks them)."""
+    characters (questions as asked, as a user of simplified Chinese or English asks them);
+    ``retrieved_negatives``: unanswerable pairs with BM25-retrieved paragraphs, not random ones."""
     from rag.text.crosslingual import check_anchor_mode
 
     check_anchor_mode(anchors)  # before the sources are loaded
@@ -271,7 +306,8 @@ def training_sets(qa_dir: Path, seed: int = 13, names: tuple[str, ...] | None = 
     texts = {qid: text for name in sources if human_repeat
              for qid, text in human_english(human_english_dir(), name, "train").items()}
     english = anchored(cross_lingual(train) + with_human_english(train, texts) * human_repeat, anchors)
-    train = in_traditional(train + english + unanswerable(train, 0.15), traditional, seed)
+    negatives = unanswerable(train, 0.15, retrieved=retrieved_negatives)
+    train = in_traditional(train + english + negatives, traditional, seed)
     return train, _augment_heldout(held)
 
 

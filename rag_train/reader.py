@@ -50,6 +50,8 @@ class TrainSettings:
     traditional: float = 0.0  # share of Chinese training articles read in traditional characters
     layers: int | None = None  # keep the bottom N encoder layers (a shallower, faster reader)
     distil: float = 0.0  # weight of the teacher's (``init_from``'s) span distributions in the loss
+    retrieved_negatives: bool = False  # unanswerable pairs with BM25-retrieved paragraphs (rag_train.data)
+    bf16: bool = False  # forward and backward in bf16 autocast (fp32 weights and optimiser); fast on AMX
 
 
 def featurize(tokenizer, examples: list[QAExample], neg_ratio: float, seed: int) -> list[dict]:
@@ -103,7 +105,8 @@ def _check_work_data(work: Path, settings: TrainSettings) -> None:
                 human_english_repeat=settings.human_english_repeat, question_anchors=settings.question_anchors,
                 negatives_per_positive=settings.negatives_per_positive)
     # folders started before these settings existed recorded none
-    data.update({k: getattr(settings, k) for k in ("traditional", "layers", "distil") if getattr(settings, k)})
+    data.update({k: getattr(settings, k) for k in ("traditional", "layers", "distil", "retrieved_negatives")
+                 if getattr(settings, k)})
     path = work / "data.json"
     if path.is_file():
         before = json.loads(path.read_text(encoding="utf-8"))
@@ -138,7 +141,8 @@ def train(settings: TrainSettings, embedder_path: Path) -> Path:
     else:
         train_set, _ = training_sets(settings.qa_dir, seed=settings.seed, names=settings.sources,
                                      human_repeat=settings.human_english_repeat, anchors=settings.question_anchors,
-                                     traditional=settings.traditional)
+                                     traditional=settings.traditional,
+                                     retrieved_negatives=settings.retrieved_negatives)
         data = featurize(tokenizer, train_set, settings.negatives_per_positive, settings.seed)
         cache.write_text(json.dumps(data))
     teacher = None
@@ -182,7 +186,8 @@ def train(settings: TrainSettings, embedder_path: Path) -> Path:
         random.Random(settings.seed + epoch).shuffle(order)
         rows = order[pos * settings.batch_size:(pos + 1) * settings.batch_size]
         batch = collate([data[i] for i in rows], tokenizer.pad_id)
-        out = model(**batch)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings.bf16):
+            out = model(**batch)
         loss = out.loss
         if teacher is not None:
             width = batch["input_ids"].shape[1]
