@@ -50,6 +50,27 @@ def test_a_share_of_chinese_articles_can_be_read_in_traditional_characters():
     assert in_traditional(examples, 0.0) == examples
 
 
+def test_unanswerable_pairs_can_take_the_retrieved_paragraph_of_another_article():
+    from rag_train.data import unanswerable
+
+    def example(i, question, context, answer, group):
+        return QAExample(f"q{i}", question, context, answer, context.index(answer), "zh", group)
+
+    own = "张伟教授于2019年加入北京大学人工智能研究院，担任院长。"
+    near = "李明教授于2018年加入清华大学人工智能研究院，担任副院长。"  # same words, another answer
+    with_answer = "北京大学人工智能研究院由张伟教授领导。"  # names the answer: not unanswerable
+    far = "雅加达今天下雨，交通十分拥堵。"
+    examples = [example(0, "张伟教授加入了哪个研究院？", own, "北京大学人工智能研究院", "A0"),
+                example(1, "李明担任什么职务？", near, "副院长", "A1"),
+                example(2, "研究院由谁领导？", with_answer, "张伟教授", "A2"),
+                example(3, "雅加达天气如何？", far, "下雨", "A3")]
+    pairs = {e.qid: e for e in unanswerable(examples, 1.0, retrieved=True)}
+    assert pairs["q0-neg"].context == near and pairs["q0-neg"].answer_start == -1
+    assert all(e.context != examples[int(e.qid[1])].context for e in pairs.values())  # never its own
+    random_pairs = unanswerable(examples, 1.0)
+    assert len(random_pairs) == 4 and all(e.answer_text == "" for e in random_pairs)
+
+
 def test_traditional_chinese_questions_are_rendered_in_english():
     question = translate_question("陸特和漢斯雷頓開創了哪一地區對梵語的學術研究？", random.Random(0))
     assert question.endswith("?") and question.isascii()

@@ -75,7 +75,7 @@ def _e5_encoder(path: str):
 
 def bulk_embedder(cfg: Config):
     """A new e5 encoder for one large batch of passages: float matrices (only the embedding table
-    int8), ≈ 20 % faster than ``load_embedder``'s int8 ones and ≈ 160 MB larger. Not cached: the
+    int8), ≈ 17 % faster than ``load_embedder``'s int8 ones and ≈ 160 MB larger. Not cached: the
     caller drops it after the batch, so a serving process that ingests an upload goes back to its
     own size. Its vectors match the int8 encoder's at cosine ≥ 0.999 (docs/experiments/speed.md)."""
     return _e5_on(ensure_embedder(cfg), "embeddings")

@@ -78,21 +78,12 @@ class OpenVinoGraph:
     """A compiled graph; ``run(inputs)`` → its outputs as numpy arrays. Safe to call from several
     threads (one inference request each)."""
 
-    def __init__(self, path, threads: int | None = None):
-        """``path``: an ONNX graph (its compiled copy cached beside it) or an ``openvino.Model``."""
+    def __init__(self, source, threads: int | None = None):
+        """``source``: an ONNX graph's path (its compiled copy cached beside it) or an
+        ``openvino.Model`` built in memory."""
         settings = {"INFERENCE_NUM_THREADS": threads or max(1, os.cpu_count() or 1), "PERFORMANCE_HINT": "LATENCY"}
-        if not isinstance(path, Path):
-            self.compiled = _core().compile_model(path, "CPU", settings)
-            self._local = threading.local()
-            return
-        cache = path.parent / "openvino-cache"
-        try:
-            self.compiled = _core().compile_model(str(path), "CPU", dict(settings, CACHE_DIR=str(cache)))
-        except RuntimeError:
-            # a damaged compiled copy must not stop the model from loading: compile from the graph
-            log.warning("OpenVINO could not load %s from its cache; compiling it again", path.name)
-            shutil.rmtree(cache, ignore_errors=True)
-            self.compiled = _core().compile_model(str(path), "CPU", settings)
+        self.compiled = _compile_cached(source, settings) if isinstance(source, Path) else \
+            _core().compile_model(source, "CPU", settings)
         self._local = threading.local()
 
     def run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -102,6 +93,17 @@ class OpenVinoGraph:
         result = request.infer(inputs)
         # copies: the request reuses its output buffers at the next call
         return [np.array(result[out]) for out in self.compiled.outputs]
+
+
+def _compile_cached(path: Path, settings: dict):
+    cache = path.parent / "openvino-cache"
+    try:
+        return _core().compile_model(str(path), "CPU", dict(settings, CACHE_DIR=str(cache)))
+    except RuntimeError:
+        # a damaged compiled copy must not stop the model from loading: compile from the graph
+        log.warning("OpenVINO could not load %s from its cache; compiling it again", path.name)
+        shutil.rmtree(cache, ignore_errors=True)
+        return _core().compile_model(str(path), "CPU", settings)
 
 
 @functools.lru_cache(maxsize=1)
