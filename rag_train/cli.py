@@ -116,9 +116,9 @@ def register(verb) -> None:
     s.add_argument("--distil", type=float, default=0.0,
                    help="weight (0–1) of the --init reader's span distributions in the loss (distillation); "
                         "its logits are computed once into --work")
-    s.add_argument("--retrieved-negatives", action="store_true",
-                   help="pair unanswerable training questions with the paragraph of another article that BM25 "
-                        "ranks highest for them (a retrieval-like distractor), not a random one")
+    s.add_argument("--retrieved-negatives", type=float, default=0.0, metavar="SHARE",
+                   help="share (0–1) of unanswerable training questions paired with the paragraph of another "
+                        "article that BM25 ranks highest for them (a retrieval-like distractor), not a random one")
     s.add_argument("--bf16", action="store_true",
                    help="train in bf16 autocast (weights and optimiser stay fp32): faster on CPUs with AMX or "
                         "AVX-512 BF16, emulated and slow elsewhere")

@@ -6,8 +6,8 @@ Augmentations (each measured in docs/experiments/reader-and-scorer.md):
   renderings; words the dictionary lacks, and person names, become capitalised pinyin, the
   way English text writes Chinese names ("周伯文" → "Zhou Bowen");
 - hand-written English questions (``data/human-en``) of some training examples, on request;
-- unanswerable examples: a question paired with a paragraph of another article (random, or the
-  one BM25 ranks highest for it, on request).
+- unanswerable examples: a question paired with a paragraph of another article (random, or for a
+  share of them on request, the one BM25 ranks highest for it).
 """
 
 from __future__ import annotations
@@ -198,18 +198,20 @@ def cross_lingual(examples: list[QAExample], seed: int = 7) -> list[QAExample]:
 
 
 def unanswerable(examples: list[QAExample], fraction: float, seed: int = 11,
-                 retrieved: bool = False) -> list[QAExample]:
+                 retrieved: float = 0.0) -> list[QAExample]:
     """Questions paired with a paragraph from another article: the target is "no answer". The
-    paragraph is a random one, or (``retrieved``) the one of another article that BM25 ranks
-    highest for the question among those not containing its answer — a distractor like those
-    retrieval puts before the reader."""
+    paragraph is a random one, or for a ``retrieved`` share of the questions the one of another
+    article that BM25 ranks highest for the question among those not containing its answer — a
+    distractor like those retrieval puts before the reader."""
     rng = random.Random(seed)
     contexts = [(e.group, e.context) for e in examples]
     chosen = rng.sample(examples, int(len(examples) * fraction))
-    distractors = _retrieved_distractors(chosen, examples) if retrieved else {}
+    some = random.Random(seed + 1).sample(chosen, round(len(chosen) * retrieved)) if retrieved > 0 else []
+    distractors = _retrieved_distractors(some, examples)
     out = []
     for e in chosen:
-        group, ctx = distractors.get(e.qid) or rng.choice(contexts)
+        drawn = rng.choice(contexts)  # drawn either way: the random pairs stay those of share 0
+        group, ctx = distractors.get(e.qid) or drawn
         while group == e.group:
             group, ctx = rng.choice(contexts)
         out.append(replace(e, qid=e.qid + "-neg", context=ctx, answer_text="", answer_start=-1))
@@ -219,6 +221,8 @@ def unanswerable(examples: list[QAExample], fraction: float, seed: int = 11,
 def _retrieved_distractors(questions: list[QAExample], examples: list[QAExample], depth: int = 20) -> dict:
     """qid → (group, paragraph): BM25's best paragraph (jieba words, ``rag.text.language``) for the
     question from another article, not containing the question's answer."""
+    if not questions:
+        return {}
     import bm25s
 
     from rag.text.language import tokenize
@@ -290,14 +294,15 @@ def _augment_heldout(held: list[QAExample]) -> list[QAExample]:
 
 
 def training_sets(qa_dir: Path, seed: int = 13, names: tuple[str, ...] | None = None, human_repeat: int = 0,
-                  anchors: str = "off", traditional: float = 0.0, retrieved_negatives: bool = False):
+                  anchors: str = "off", traditional: float = 0.0, retrieved_negatives: float = 0.0):
     """(train, heldout) lists: each source's questions, English renderings of the Chinese
     ones, the hand-written English questions of training examples (data/human-en) repeated
     ``human_repeat`` times, plus unanswerable pairs. ``anchors`` ("off", "names", "words"):
     the English questions as the reader reads them at that setting (``Config.question_anchors``);
     ``traditional``: the share of Chinese training articles whose passages are read in traditional
     characters (questions as asked, as a user of simplified Chinese or English asks them);
-    ``retrieved_negatives``: unanswerable pairs with BM25-retrieved paragraphs, not random ones."""
+    ``retrieved_negatives``: the share of unanswerable pairs with a BM25-retrieved paragraph, not a
+    random one."""
     from rag.text.crosslingual import check_anchor_mode
 
     check_anchor_mode(anchors)  # before the sources are loaded

@@ -50,7 +50,7 @@ class TrainSettings:
     traditional: float = 0.0  # share of Chinese training articles read in traditional characters
     layers: int | None = None  # keep the bottom N encoder layers (a shallower, faster reader)
     distil: float = 0.0  # weight of the teacher's (``init_from``'s) span distributions in the loss
-    retrieved_negatives: bool = False  # unanswerable pairs with BM25-retrieved paragraphs (rag_train.data)
+    retrieved_negatives: float = 0.0  # share of unanswerable pairs with a BM25-retrieved paragraph (rag_train.data)
     bf16: bool = False  # forward and backward in bf16 autocast (fp32 weights and optimiser); fast on AMX
 
 

@@ -64,11 +64,13 @@ def test_unanswerable_pairs_can_take_the_retrieved_paragraph_of_another_article(
                 example(1, "李明担任什么职务？", near, "副院长", "A1"),
                 example(2, "研究院由谁领导？", with_answer, "张伟教授", "A2"),
                 example(3, "雅加达天气如何？", far, "下雨", "A3")]
-    pairs = {e.qid: e for e in unanswerable(examples, 1.0, retrieved=True)}
+    pairs = {e.qid: e for e in unanswerable(examples, 1.0, retrieved=1.0)}
     assert pairs["q0-neg"].context == near and pairs["q0-neg"].answer_start == -1
     assert all(e.context != examples[int(e.qid[1])].context for e in pairs.values())  # never its own
     random_pairs = unanswerable(examples, 1.0)
     assert len(random_pairs) == 4 and all(e.answer_text == "" for e in random_pairs)
+    half = unanswerable(examples, 1.0, retrieved=0.5)
+    assert len(half) == 4 and sum(e.context != r.context for e, r in zip(half, random_pairs)) <= 2  # the rest as drawn
 
 
 def test_traditional_chinese_questions_are_rendered_in_english():
