@@ -25,6 +25,16 @@ def test_dictionary_words_the_passage_writes_in_chinese_are_anchored_too():
     assert anchor_question("Did Zhang Wei like the weather?", SIMPLIFIED) == "Did 张伟 like the weather?"
 
 
+def test_company_names_short_forms_and_any_reading_of_a_word_are_anchored():
+    passage = "騰訊研究實驗室邀請張偉擔任負責人。"  # written for this test
+    anchored = anchor_question("Who has Tencent's research lab invited to lead it?", passage)
+    assert "騰訊" in anchored and "Tencent" not in anchored  # a company's name, capitalised
+    assert "實驗室" in anchored and "lab" not in anchored  # "lab" read as "laboratory"
+    assert "邀請" in anchored  # "invited" read as "invite" too
+    # a lowercase word is not read as a company's name
+    assert "騰訊" not in anchor_question("Who did the tencent invite?", passage)
+
+
 def test_a_chinese_question_is_read_in_the_passages_script():
     assert anchor_question("张伟在哪里工作?", TRADITIONAL) == "張偉在哪裏工作?"
     assert anchor_question("張偉在哪裡工作?", SIMPLIFIED) == "张伟在哪里工作?"

@@ -37,6 +37,10 @@ STOPWORDS = frozenset(
     "they them we you your our according before after about as into than then there has have had "
     "not no can could would should will shall may might".split())
 PER_WORD = 12  # Chinese candidates kept for each English word
+# English short forms CC-CEDICT glosses only in full ("Youtu Lab" → 实验室)
+ABBREVIATIONS = {"lab": "laboratory", "labs": "laboratories", "prof": "professor", "univ": "university",
+                 "dept": "department", "govt": "government", "corp": "corporation", "intl": "international",
+                 "inc": "incorporated"}
 
 
 def _cedict_path() -> Path:
@@ -246,9 +250,10 @@ def _name_anchors(question: str, context: str) -> list[tuple[int, int, str]]:
 def _word_anchors(question: str, context: str, taken: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     """(start, end, characters): English words and two-word phrases of ``question`` whose
     CC-CEDICT translation (two characters or more) occurs in ``context``, longest translation first."""
-    # the glosses as they are, not english_to_chinese's ranking and proper names: those help
-    # retrieval (held-out English recall@1 0.754 → 0.770) but not reading (top right 0.702 → 0.695)
-    table, folded = glossed_as(), fold(context)
+    # the glosses as they are, not english_to_chinese's ranking: it helps retrieval (held-out
+    # English recall@1 0.754 → 0.770) but not reading (top right 0.702 → 0.695); its proper
+    # names only for capitalised words
+    table, names, folded = glossed_as(), english_to_chinese(), fold(context)
     words = [(m.start(), m.end(), m.group().lower()) for m in _LATIN_WORD.finditer(question)
              if not any(s <= m.start() < e for s, e, _ in taken)]
     out, i = [], 0
@@ -256,9 +261,14 @@ def _word_anchors(question: str, context: str, taken: list[tuple[int, int, str]]
         options = []
         if i + 1 < len(words) and words[i + 1][0] - words[i][1] == 1:  # adjacent: a phrase
             options.append((2, table.get(f"{words[i][2]} {words[i + 1][2]}", [])))
-        if words[i][2] not in STOPWORDS and len(words[i][2]) >= 3:
-            options.append((1, next((table[lemma][:PER_WORD] for lemma in _lemmas(words[i][2])
-                                     if lemma in table), [])))
+        word = ABBREVIATIONS.get(words[i][2], words[i][2])
+        if word not in STOPWORDS and len(word) >= 3:
+            # every reading of the word ("invited": invited, invite), then, for a capitalised
+            # word, the proper names it begins the gloss of ("Tencent" → 腾讯)
+            found = [zh for lemma in _lemmas(word) for zh in table.get(lemma, [])[:PER_WORD]]
+            if question[words[i][0]].isupper():
+                found += names.get(word, [])[:PER_WORD]
+            options.append((1, found))
         for n, candidates in options:
             present = [zh for zh in candidates if len(zh) >= 2 and zh in folded]
             if present:
