@@ -3,6 +3,7 @@ words in the passage's own characters."""
 
 import pytest
 
+from rag.text.cognates import cognate
 from rag.text.crosslingual import anchor_question, english_to_chinese, translate_query
 
 # passages and questions written for these tests
@@ -33,6 +34,23 @@ def test_company_names_short_forms_and_any_reading_of_a_word_are_anchored():
     assert "邀請" in anchored  # "invited" read as "invite" too
     # a lowercase word is not read as a company's name
     assert "騰訊" not in anchor_question("Who did the tencent invite?", passage)
+
+
+def test_an_indonesian_questions_cognates_reach_the_dictionary():
+    # "universitas" is spelled like "university" and e5 agrees; the passage writes it 北京大學
+    anchored = anchor_question("Di universitas mana Zhang Wei bekerja?", TRADITIONAL)
+    assert anchored == "Di 大學 mana 張偉 bekerja?"
+    assert "大学" in translate_query("Siapa presiden universitas itu?")
+
+
+@pytest.mark.parametrize("word, english", [
+    ("laboratorium", "laboratory"), ("presiden", "president"), ("teknologi", "technology"),
+    ("kepala", None),  # "head": spelled like Kerala, which e5 does not place near it
+    ("kantor", None),  # "office", not cantor
+    ("memimpin", None),  # "to lead": spelled like no English word
+])
+def test_cognates_need_both_spelling_and_meaning(word, english):
+    assert cognate(word) == english
 
 
 def test_a_chinese_question_is_read_in_the_passages_script():

@@ -21,6 +21,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from rag.errors import ConfigError
+from rag.text.cognates import cognate
 from rag.text.language import CJK, NAME_RUN, fold, in_script_of, pinyin_windows
 
 log = logging.getLogger(__name__)
@@ -179,11 +180,13 @@ def translate_words(question: str) -> list[tuple[str, list[str]]]:
     """Each English content word of ``question`` with its Chinese candidates (maybe none)."""
     table = english_to_chinese()
     out = []
-    for word in _LATIN_WORD.findall(question):
-        word = word.lower()
+    for written in _LATIN_WORD.findall(question):
+        word = written.lower()
         if word in STOPWORDS or len(word) < 3:
             continue
         found = next((table[lemma][:PER_WORD] for lemma in _lemmas(word) if lemma in table), [])
+        if not found and written.islower() and (english := cognate(word)):
+            found = table.get(english, [])[:PER_WORD]
         out.append((word, found))
     return out
 
@@ -268,6 +271,8 @@ def _word_anchors(question: str, context: str, taken: list[tuple[int, int, str]]
             found = [zh for lemma in _lemmas(word) for zh in table.get(lemma, [])[:PER_WORD]]
             if question[words[i][0]].isupper():
                 found += names.get(word, [])[:PER_WORD]
+            elif not found and (english := cognate(word)):  # "laboratorium" → laboratory
+                found = table.get(english, [])[:PER_WORD]
             options.append((1, found))
         for n, candidates in options:
             present = [zh for zh in candidates if len(zh) >= 2 and zh in folded]
