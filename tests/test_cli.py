@@ -128,3 +128,15 @@ def test_batch_json_object_lines_are_answered_like_plain_lines(cfg, built_index)
     for o in (out[0], out[2]):
         assert [a["text"] for a in o["answers"]] == [a["text"] for a in out[1]["answers"]]
         assert [p["start"] for p in o["passages"]] == [p["start"] for p in out[1]["passages"]]
+
+
+def test_questions_over_another_languages_text_are_answered_on_the_command_line(cfg, built_index):
+    from .test_reader import LAB_HEAD
+
+    proc = rag("ask", "--json", "-", "--in-process", "--index", str(cfg.index_dir),
+               stdin="\n".join(LAB_HEAD).encode() + b"\n")
+    assert proc.returncode == 0, proc.stderr.decode()
+    for line in proc.stdout.decode().splitlines():
+        answers = json.loads(line)["answers"]
+        assert answers and answers[0]["text"] == "賈佳亞"
+        assert 0.0 < answers[0]["score"] <= 1.0

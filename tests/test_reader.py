@@ -49,6 +49,18 @@ def test_english_question_answered_from_chinese_passage(qa):
     assert "机器人" in best.text
 
 
+# questions users asked in the app: the lab's head is named once, in a traditional-Chinese
+# article, as 騰訊優圖實驗室負責人; another person's sentence in the same passage says 主導 ("leads")
+LAB_HEAD = ["Who leads Tencent's Youtu Lab?", "Siapa yang memimpin laboratorium Youtu?"]
+
+
+@pytest.mark.parametrize("question", LAB_HEAD)
+def test_who_leads_a_lab_asked_in_english_or_indonesian_over_chinese_text(qa, question):
+    best = qa.run(question).answers[0]  # answers below the threshold are withheld
+    assert best.text == "賈佳亞"
+    assert best.citations[0].source.startswith("000")
+
+
 def test_off_topic_question_abstains(qa):
     assert qa.run("What is the boiling point of tungsten in kelvin?").answers == []
 

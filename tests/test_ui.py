@@ -116,6 +116,15 @@ def test_english_question_gets_bold_answer_with_highlighted_citation(page):
     assert page.locator('#chat [data-testid="bot"]').first.locator("mark").count() >= 1
 
 
+def test_who_leads_a_lab_is_answered_in_the_app_in_english_and_indonesian(page):
+    from .test_reader import LAB_HEAD
+
+    for question in LAB_HEAD:
+        reply = ask(page, question)
+        assert "賈佳亞" in reply.locator("strong").first.inner_text()
+        assert "confidence" in reply.inner_text()
+
+
 def test_question_is_shown_as_typed_and_unaskable_ones_add_nothing(page):
     ask(page, "Which deep learning framework does Facebook's FAIR rely on?")
     assert "Facebook's FAIR" in page.locator('#chat [data-testid="user"]').last.inner_text()
