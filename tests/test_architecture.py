@@ -99,3 +99,12 @@ def test_docs_describe_the_product_not_its_history():
             if re.search(r"\bsessions?\b", line, re.I) and not library_terms.search(line):
                 pytest.fail(f"{path.relative_to(PROJECT_ROOT)}:{n} tells history: {line.strip()[:100]}")
     assert len((PROJECT_ROOT / "README.md").read_text(encoding="utf-8")) <= 8000
+
+
+def test_the_package_says_the_version_the_project_declares():
+    import tomllib
+
+    import rag
+
+    declared = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    assert rag.__version__ == declared
