@@ -248,22 +248,20 @@ def _retrieved_distractors(questions: list[QAExample], examples: list[QAExample]
 # SQuAD-format sources, each split into train / held-out by article on its own (so adding a
 # source never moves another's held-out articles into training); files are looked for in the
 # given data folder, then in the project's data/qa-extra (see its MANIFEST.md)
+# "drcd_dev" is DRCD's dev file alone (the shipped reader trains on it), leaving its test file to
+# `rag eval-open`; "drcd" takes both files and so reaches the open corpus's articles
 SOURCES = {"cmrc2018": ("cmrc2018_dev.json", "cmrc2018_trial.json"),
            "drcd": ("DRCD_dev.json", "DRCD_test.json"),
+           "drcd_dev": ("DRCD_dev.json",),
            "facqa": ("facqa.json",)}
 
 
-# sources for `rag fit-scorer` only, never trained on: DRCD's dev file alone (for a reader not trained
-# on DRCD, as the shipped one is not), leaving its test file to `rag eval-open`
-FIT_ONLY_SOURCES = {"drcd_dev": ("DRCD_dev.json",)}
-
-
 def load_source(qa_dir: Path, source: str) -> list[QAExample]:
-    """Examples of one of ``SOURCES`` or ``FIT_ONLY_SOURCES`` (empty when none of its files is found)."""
+    """Examples of one of ``SOURCES`` (empty when none of its files is found)."""
     from rag.config import PROJECT_ROOT
 
     paths = [next((d / n for d in (Path(qa_dir), PROJECT_ROOT / "data" / "qa-extra") if (d / n).is_file()), None)
-             for n in {**SOURCES, **FIT_ONLY_SOURCES}[source]]
+             for n in SOURCES[source]]
     return [e for p in paths if p is not None for e in load_squad(p)]
 
 
@@ -272,7 +270,9 @@ def load_sources(qa_dir: Path, names: tuple[str, ...] | None = None) -> dict[str
     unknown = set(names or ()) - set(SOURCES)
     if unknown:
         raise ValueError(f"unknown training source(s) {sorted(unknown)}; known: {', '.join(SOURCES)}")
-    out = {source: examples for source in (names or SOURCES) if (examples := load_source(qa_dir, source))}
+    # all: each file once ("drcd" holds "drcd_dev"'s file)
+    out = {source: examples for source in (names or [n for n in SOURCES if n != "drcd_dev"])
+           if (examples := load_source(qa_dir, source))}
     if not out:
         raise FileNotFoundError(f"no training data in {qa_dir}: expected SQuAD-format files "
                                 f"{', '.join(n for names in SOURCES.values() for n in names)}")

@@ -130,6 +130,7 @@ def test_the_served_runtime_reads_as_the_torch_model_does(qa, cfg):
     engine, _ = load_reader_engine(replace(cfg, reader_runtime="openvino"))
     assert isinstance(engine, OpenVinoEngine)
     torch_engine = TorchEngine(load_reader_model(cfg)[0])
+    clear_tokens = 0
     for question in (QUESTIONS["002"], QUESTIONS["003"], QUESTIONS["004"]):
         enc = qa.reader.encode(question, [p.chunk.text for p in qa.run(question, top_k=4).passages])
         ours = np.concatenate(engine(enc.input_ids, enc.attention_mask))
@@ -140,7 +141,9 @@ def test_the_served_runtime_reads_as_the_torch_model_does(qa, cfg):
         ranked = np.sort(np.where(valid, theirs, -np.inf), axis=1)
         clear = ranked[:, -1] - ranked[:, -2] > 0.5
         best = [np.where(valid, x, -np.inf).argmax(axis=1) for x in (ours, theirs)]
-        assert clear.any() and (best[0][clear] == best[1][clear]).all()
+        assert (best[0][clear] == best[1][clear]).all()
+        clear_tokens += int(clear.sum())
+    assert clear_tokens  # the comparison saw some
 
 
 def test_encoding_from_many_threads_at_once_gives_the_same_windows(qa):

@@ -24,7 +24,10 @@ def test_each_source_keeps_its_own_held_out_articles(tmp_path):
     _squad(tmp_path / "cmrc2018_dev.json")
     _squad(tmp_path / "cmrc2018_trial.json", n_articles=10, seed=1)
     sources = load_sources(tmp_path)
-    assert set(sources) == set(SOURCES)  # CMRC from tmp_path, DRCD from the project
+    # CMRC from tmp_path, DRCD from the project; "drcd_dev" only when asked for (its file is in "drcd")
+    assert set(sources) == set(SOURCES) - {"drcd_dev"}
+    dev_only = load_sources(tmp_path, ("drcd_dev",))["drcd_dev"]
+    assert dev_only and {e.qid for e in dev_only} < {e.qid for e in sources["drcd"]}
     _, cmrc_held = split_heldout(sources["cmrc2018"])
     train, held = split_sources(sources)
     assert {e.group for e in cmrc_held} == {e.group for e in held if e.group.startswith("A")}
