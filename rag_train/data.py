@@ -254,6 +254,7 @@ SOURCES = {"cmrc2018": ("cmrc2018_dev.json", "cmrc2018_trial.json"),
            "drcd": ("DRCD_dev.json", "DRCD_test.json"),
            "drcd_dev": ("DRCD_dev.json",),
            "facqa": ("facqa.json",)}
+ALL_SOURCES = ("cmrc2018", "drcd", "facqa")  # what no ``names`` reads: each file once
 
 
 def load_source(qa_dir: Path, source: str) -> list[QAExample]:
@@ -270,12 +271,10 @@ def load_sources(qa_dir: Path, names: tuple[str, ...] | None = None) -> dict[str
     unknown = set(names or ()) - set(SOURCES)
     if unknown:
         raise ValueError(f"unknown training source(s) {sorted(unknown)}; known: {', '.join(SOURCES)}")
-    # all: each file once ("drcd" holds "drcd_dev"'s file)
-    out = {source: examples for source in (names or [n for n in SOURCES if n != "drcd_dev"])
-           if (examples := load_source(qa_dir, source))}
+    out = {source: examples for source in (names or ALL_SOURCES) if (examples := load_source(qa_dir, source))}
     if not out:
-        raise FileNotFoundError(f"no training data in {qa_dir}: expected SQuAD-format files "
-                                f"{', '.join(n for names in SOURCES.values() for n in names)}")
+        files = dict.fromkeys(n for source in ALL_SOURCES for n in SOURCES[source])
+        raise FileNotFoundError(f"no training data in {qa_dir}: expected SQuAD-format files {', '.join(files)}")
     return out
 
 
