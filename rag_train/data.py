@@ -266,8 +266,24 @@ def load_source(qa_dir: Path, source: str) -> list[QAExample]:
     return [e for p in paths if p is not None for e in load_squad(p)]
 
 
+def source_repeats(names: tuple[str, ...] | None) -> tuple[tuple[str, ...] | None, dict[str, int]]:
+    """(source names, times each one's training examples are seen per epoch) from names that
+    may carry a repeat: ``("cmrc2018", "facqa*2")`` → ``(("cmrc2018", "facqa"), {"facqa": 2})``."""
+    if names is None:
+        return None, {}
+    plain, repeats = [], {}
+    for name in names:
+        base, star, times = name.partition("*")
+        if star and not (times.isdigit() and int(times) >= 1):
+            raise ValueError(f"training source '{name}': the repeat after '*' must be a whole number ≥ 1")
+        plain.append(base)
+        repeats[base] = int(times or 1)
+    return tuple(plain), repeats
+
+
 def load_sources(qa_dir: Path, names: tuple[str, ...] | None = None) -> dict[str, list[QAExample]]:
-    """Examples of every source found (or of the ``names`` given), by source name."""
+    """Examples of every source found (or of the ``names`` given, repeats ignored), by source name."""
+    names = source_repeats(names)[0]
     unknown = set(names or ()) - set(SOURCES)
     if unknown:
         raise ValueError(f"unknown training source(s) {sorted(unknown)}; known: {', '.join(SOURCES)}")
@@ -278,12 +294,14 @@ def load_sources(qa_dir: Path, names: tuple[str, ...] | None = None) -> dict[str
     return out
 
 
-def split_sources(sources: dict[str, list[QAExample]], seed: int = 13) -> tuple[list[QAExample], list[QAExample]]:
-    """(train, held-out): each source split by article on its own."""
+def split_sources(sources: dict[str, list[QAExample]], seed: int = 13,
+                  repeats: dict[str, int] | None = None) -> tuple[list[QAExample], list[QAExample]]:
+    """(train, held-out): each source split by article on its own; a source's training
+    examples ``repeats[source]`` times over (its held-out ones once)."""
     train, held = [], []
-    for examples in sources.values():
+    for name, examples in sources.items():
         t, h = split_heldout(examples, seed=seed)
-        train += t
+        train += t * (repeats or {}).get(name, 1)
         held += h
     return train, held
 
@@ -294,8 +312,8 @@ def _augment_heldout(held: list[QAExample]) -> list[QAExample]:
 
 def training_sets(qa_dir: Path, seed: int = 13, names: tuple[str, ...] | None = None, human_repeat: int = 0,
                   anchors: str = "off", traditional: float = 0.0, retrieved_negatives: float = 0.0):
-    """(train, heldout) lists: each source's questions, English renderings of the Chinese
-    ones, the hand-written English questions of training examples (data/human-en) repeated
+    """(train, heldout) lists: each source's questions (``names`` as in ``source_repeats``),
+    English renderings of the Chinese ones, the hand-written English questions of training examples (data/human-en) repeated
     ``human_repeat`` times, plus unanswerable pairs. ``anchors`` ("off", "names", "words"):
     the English questions as the reader reads them at that setting (``Config.question_anchors``);
     ``traditional``: the share of Chinese training articles whose passages are read in traditional
@@ -306,7 +324,7 @@ def training_sets(qa_dir: Path, seed: int = 13, names: tuple[str, ...] | None = 
 
     check_anchor_mode(anchors)  # before the sources are loaded
     sources = load_sources(qa_dir, names)
-    train, held = split_sources(sources, seed=seed)
+    train, held = split_sources(sources, seed=seed, repeats=source_repeats(names)[1])
     texts = {qid: text for name in sources if human_repeat
              for qid, text in human_english(human_english_dir(), name, "train").items()}
     english = anchored(cross_lingual(train) + with_human_english(train, texts) * human_repeat, anchors)

@@ -37,6 +37,24 @@ def test_each_source_keeps_its_own_held_out_articles(tmp_path):
         assert 0.05 < len(groups & {e.group for e in held}) / len(groups) < 0.15, name
 
 
+def test_a_source_can_be_seen_several_times_an_epoch(tmp_path):
+    """``facqa*2`` doubles FacQA's training examples; its held-out articles stay held out, once."""
+    from rag_train.data import source_repeats
+
+    assert source_repeats(("cmrc2018", "facqa*2")) == (("cmrc2018", "facqa"), {"cmrc2018": 1, "facqa": 2})
+    assert source_repeats(None) == (None, {})
+    for bad in ("facqa*", "facqa*0", "facqa*two"):
+        with pytest.raises(ValueError, match="whole number"):
+            source_repeats((bad,))
+    _squad(tmp_path / "cmrc2018_dev.json")
+    sources = load_sources(tmp_path, ("cmrc2018", "facqa*2"))
+    assert set(sources) == {"cmrc2018", "facqa"}
+    once, held_once = split_sources(sources)
+    twice, held_twice = split_sources(sources, repeats={"facqa": 2})
+    facqa = [e for e in once if e in sources["facqa"]]
+    assert facqa and len(twice) == len(once) + len(facqa) and held_twice == held_once
+
+
 def test_a_share_of_chinese_articles_can_be_read_in_traditional_characters():
     from rag_train.data import in_traditional
 
