@@ -101,7 +101,7 @@ def register(verb) -> None:
                    help="exported reader weights to start from when the checkpoint folder is empty (e.g. models/reader)")
     s.add_argument("--sources", default=None,
                    help="comma-separated training sources, NAME*N to see one N times an epoch (default: "
-                        "cmrc2018,facqa,drcd_dev, the shipped reader's "
+                        "cmrc2018,facqa*2,drcd_dev, the shipped reader's "
                         "last stage; DRCD is in data/qa-extra: drcd_dev its dev file, drcd both files)")
     s.add_argument("--human-english-repeat", type=int, default=0,
                    help="add the hand-written English questions of training examples (data/human-en), each this "

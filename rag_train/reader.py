@@ -44,7 +44,7 @@ class TrainSettings:
     seed: int = 13
     threads: int = 2
     init_from: Path | None = None  # exported reader weights to start from when no checkpoint exists
-    sources: tuple[str, ...] | None = ("cmrc2018", "facqa", "drcd_dev")  # names in rag_train.data.SOURCES; None = ALL_SOURCES
+    sources: tuple[str, ...] | None = ("cmrc2018", "facqa*2", "drcd_dev")  # rag_train.data.source_repeats; None = ALL_SOURCES
     human_english_repeat: int = 0  # times each hand-written English training question is seen per epoch
     question_anchors: str = "off"  # English questions read anchored to their passage, as at inference
     traditional: float = 0.0  # share of Chinese training articles read in traditional characters
