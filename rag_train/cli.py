@@ -25,7 +25,7 @@ def cmd_train_reader(args) -> int:
                              lr=args.lr, init_from=args.init, human_english_repeat=args.human_english_repeat,
                              question_anchors=args.question_anchors, traditional=args.traditional,
                              layers=args.layers, distil=args.distil, retrieved_negatives=args.retrieved_negatives,
-                             bf16=args.bf16, **chosen)
+                             bf16=args.bf16, shuffle_seed=args.shuffle_seed, **chosen)
     embedder = ensure_embedder(cfg)
     if not args.export_only:
         train(settings, embedder)
@@ -120,6 +120,9 @@ def register(verb) -> None:
     s.add_argument("--retrieved-negatives", type=float, default=0.0, metavar="SHARE",
                    help="share (0–1) of unanswerable training questions paired with the paragraph of another "
                         "article that BM25 ranks highest for them (a retrieval-like distractor), not a random one")
+    s.add_argument("--shuffle-seed", type=int, default=None,
+                   help="seed of the order examples are seen in (default: the split's seed, 13); a stage "
+                        "continuing another on the same sources takes a new one to see other examples first")
     s.add_argument("--bf16", action="store_true",
                    help="train in bf16 autocast (weights and optimiser stay fp32): faster on CPUs with AMX or "
                         "AVX-512 BF16, emulated and slow elsewhere")

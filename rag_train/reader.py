@@ -52,6 +52,9 @@ class TrainSettings:
     distil: float = 0.0  # weight of the teacher's (``init_from``'s) span distributions in the loss
     retrieved_negatives: float = 0.0  # share of unanswerable pairs with a BM25-retrieved paragraph (rag_train.data)
     bf16: bool = False  # forward and backward in bf16 autocast (fp32 weights and optimiser); fast on AMX
+    # the order examples are seen in (``seed`` when None); ``seed`` also splits off the held-out
+    # articles, so a stage continuing another on the same data takes a new order from this alone
+    shuffle_seed: int | None = None
 
 
 def featurize(tokenizer, examples: list[QAExample], neg_ratio: float, seed: int) -> list[dict]:
@@ -105,8 +108,8 @@ def _check_work_data(work: Path, settings: TrainSettings) -> None:
                 human_english_repeat=settings.human_english_repeat, question_anchors=settings.question_anchors,
                 negatives_per_positive=settings.negatives_per_positive)
     # folders started before these settings existed recorded none
-    data.update({k: getattr(settings, k) for k in ("traditional", "layers", "distil", "retrieved_negatives")
-                 if getattr(settings, k)})
+    data.update({k: getattr(settings, k) for k in ("traditional", "layers", "distil", "retrieved_negatives",
+                                                   "shuffle_seed") if getattr(settings, k)})
     path = work / "data.json"
     if path.is_file():
         before = json.loads(path.read_text(encoding="utf-8"))
@@ -183,7 +186,7 @@ def train(settings: TrainSettings, embedder_path: Path) -> Path:
     while step < total:
         epoch, pos = divmod(step, steps_per_epoch)
         order = list(range(len(data)))
-        random.Random(settings.seed + epoch).shuffle(order)
+        random.Random((settings.seed if settings.shuffle_seed is None else settings.shuffle_seed) + epoch).shuffle(order)
         rows = order[pos * settings.batch_size:(pos + 1) * settings.batch_size]
         batch = collate([data[i] for i in rows], tokenizer.pad_id)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings.bf16):

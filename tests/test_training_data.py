@@ -211,6 +211,8 @@ def test_a_training_folder_resumes_only_the_data_it_was_started_with(cfg, tmp_pa
     _check_work_data(tmp_path / "work", started)  # the same settings resume
     with pytest.raises(ValueError, match=r"question_anchors: off → words.*new --work"):
         train(replace(started, question_anchors="words"), ensure_embedder(cfg))
+    with pytest.raises(ValueError, match=r"shuffle_seed: None → 14"):  # another order of the same examples
+        train(replace(started, shuffle_seed=14), ensure_embedder(cfg))
 
 
 def test_open_corpus_evaluation_collection():
