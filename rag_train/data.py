@@ -313,9 +313,10 @@ def _augment_heldout(held: list[QAExample]) -> list[QAExample]:
 def training_sets(qa_dir: Path, seed: int = 13, names: tuple[str, ...] | None = None, human_repeat: int = 0,
                   anchors: str = "off", traditional: float = 0.0, retrieved_negatives: float = 0.0):
     """(train, heldout) lists: each source's questions (``names`` as in ``source_repeats``),
-    English renderings of the Chinese ones, the hand-written English questions of training examples (data/human-en) repeated
-    ``human_repeat`` times, plus unanswerable pairs. ``anchors`` ("off", "names", "words"):
-    the English questions as the reader reads them at that setting (``Config.question_anchors``);
+    English renderings of the Chinese ones, the hand-written English questions of training
+    examples (data/human-en) repeated ``human_repeat`` times, plus unanswerable pairs.
+    ``anchors`` ("off", "names", "words"): the English questions as the reader reads them at that
+    setting (``Config.question_anchors``);
     ``traditional``: the share of Chinese training articles whose passages are read in traditional
     characters (questions as asked, as a user of simplified Chinese or English asks them);
     ``retrieved_negatives``: the share of unanswerable pairs with a BM25-retrieved paragraph, not a
