@@ -101,15 +101,18 @@ def collate(items: list[dict], pad_id: int):
                 end_positions=torch.tensor([i["end"] for i in items]))
 
 
+# data settings added after the first work folders, with the value that means "off"
+_LATER_SETTINGS = {"traditional": 0.0, "layers": None, "distil": 0.0, "retrieved_negatives": 0.0, "shuffle_seed": None}
+
+
 def _check_work_data(work: Path, settings: TrainSettings) -> None:
     """A work folder resumes only the data it was started with: its features and checkpoint
     are cached there, so other data settings would silently train on the old data."""
     data = dict(sources=list(settings.sources or []), seed=settings.seed,
                 human_english_repeat=settings.human_english_repeat, question_anchors=settings.question_anchors,
                 negatives_per_positive=settings.negatives_per_positive)
-    # folders started before these settings existed recorded none
-    data.update({k: getattr(settings, k) for k in ("traditional", "layers", "distil", "retrieved_negatives",
-                                                   "shuffle_seed") if getattr(settings, k)})
+    # folders started before these settings existed recorded none: each is recorded only when not off
+    data.update({k: getattr(settings, k) for k, off in _LATER_SETTINGS.items() if getattr(settings, k) != off})
     path = work / "data.json"
     if path.is_file():
         before = json.loads(path.read_text(encoding="utf-8"))
@@ -183,10 +186,11 @@ def train(settings: TrainSettings, embedder_path: Path) -> Path:
         log.info("no checkpoint: starting from the exported weights in %s", settings.init_from)
     model.train()
     t0, losses = time.time(), []
+    order_seed = settings.seed if settings.shuffle_seed is None else settings.shuffle_seed
     while step < total:
         epoch, pos = divmod(step, steps_per_epoch)
         order = list(range(len(data)))
-        random.Random((settings.seed if settings.shuffle_seed is None else settings.shuffle_seed) + epoch).shuffle(order)
+        random.Random(order_seed + epoch).shuffle(order)
         rows = order[pos * settings.batch_size:(pos + 1) * settings.batch_size]
         batch = collate([data[i] for i in rows], tokenizer.pad_id)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings.bf16):

@@ -51,7 +51,7 @@ def test_a_source_can_be_seen_several_times_an_epoch(tmp_path):
     assert set(sources) == {"cmrc2018", "facqa"}
     once, held_once = split_sources(sources)
     twice, held_twice = split_sources(sources, repeats={"facqa": 2})
-    facqa = [e for e in once if e in sources["facqa"]]
+    facqa = split_heldout(sources["facqa"])[0]  # its training examples
     assert facqa and len(twice) == len(once) + len(facqa) and held_twice == held_once
 
 
@@ -213,6 +213,8 @@ def test_a_training_folder_resumes_only_the_data_it_was_started_with(cfg, tmp_pa
         train(replace(started, question_anchors="words"), ensure_embedder(cfg))
     with pytest.raises(ValueError, match=r"shuffle_seed: None → 14"):  # another order of the same examples
         train(replace(started, shuffle_seed=14), ensure_embedder(cfg))
+    with pytest.raises(ValueError, match=r"shuffle_seed: None → 0"):  # a seed of 0 is an order too
+        train(replace(started, shuffle_seed=0), ensure_embedder(cfg))
 
 
 def test_open_corpus_evaluation_collection():
