@@ -71,6 +71,22 @@ def test_context_match_crosses_languages():
     assert context_match(question_terms("马维英在微软工作了多久?"), text, start, start + 3) > 0.5
 
 
+def test_the_answer_beside_the_asked_about_name_is_nearer_its_anchor():
+    from rag.ingest.chunks import Chunk
+    from rag.reader.base import Span
+    from rag.retrieval.retriever import Passage
+
+    text = "他们都在微軟亞洲研究院待的很久:張亞勤15年、王堅9年、張宏江12年以及馬維英16年,這與今天不同。"
+    passage = Passage(0, Chunk("d0", text, 0, len(text), 0, len(text)), 1.0, 0.8, 1.0, text)
+    spans = [Span(passage, text.index(a), text.index(a) + len(a), 0.5) for a in ("15年", "16年")]
+    column = FEATURES.index("anchor_distance")
+    for question in ("How long did Ma Weiying stay at Microsoft Research Asia?", "马维英在微软亚洲研究院待了多久？"):
+        far, near = features(question, [passage], spans)[:, column]
+        assert near == 0.0 < far
+    # nothing to anchor to: every span is as far as can be
+    assert len(set(features("How long?", [passage], spans)[:, column])) == 1
+
+
 def test_a_passage_without_the_names_an_english_question_asks_about_is_marked():
     from rag.ingest.chunks import Chunk
     from rag.reader.base import Span

@@ -170,7 +170,12 @@ def pinyin_tokens(text: str) -> list[str]:
     This lets a name written in Latin letters ("Wang Gang", "Ma Weiying") match the
     characters it transliterates, whatever the words around it.
     """
-    return [joined for joined, _, _ in _pinyin_grams(text, (2, 3))]
+    return [joined for joined, _, _ in pinyin_spans(text)]
+
+
+def pinyin_spans(text: str) -> list[tuple[str, int, int]]:
+    """``pinyin_tokens`` with where each window is: (joined pinyin, start, end) in ``text``."""
+    return list(_pinyin_grams(text, (2, 3)))
 
 
 @functools.lru_cache(maxsize=2048)  # the reader asks for the same passages again and again
