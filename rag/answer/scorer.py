@@ -102,8 +102,12 @@ def question_terms(question: str) -> tuple[list[set[str]], set[str]]:
 def _found(terms: tuple[list[set[str]], set[str]], text: str) -> tuple[int, bool]:
     """(how many of the question's term groups ``text`` holds, whether it holds one of its names:
     written out in Latin letters, or as the characters it transliterates)."""
+    return _found_folded(terms, fold(text))
+
+
+def _found_folded(terms: tuple[list[set[str]], set[str]], window: str) -> tuple[int, bool]:
+    """``_found`` of text already folded (``features`` folds each passage once for it and ``anchors``)."""
     groups, names = terms
-    window = fold(text)
     hits = sum(any(t in window for t in g) for g in groups)
     named = bool(names) and (any(n in window for n in names if len(n) > 3) or bool(names & set(pinyin_tokens(window))))
     return hits, named
@@ -120,11 +124,10 @@ def context_match(terms: tuple[list[set[str]], set[str]], passage_text: str, sta
     return _share(terms, _found(terms, passage_text[max(0, start - CONTEXT):end + CONTEXT]))
 
 
-def anchors(groups: list[set[str]], names: set[str], text: str) -> list[tuple[int, int]]:
-    """Where ``text`` names what the question is about: its ``names`` (in Latin letters, or the
-    characters they transliterate) or, for a question without names, its words of three
-    characters or more (a Chinese question's names and terms: "贾佳亚", "研究院")."""
-    folded = fold(text)
+def anchors(groups: list[set[str]], names: set[str], text: str, folded: str) -> list[tuple[int, int]]:
+    """Where ``text`` (``folded``: its ``fold``) names what the question is about: its ``names`` (in
+    Latin letters, or the characters they transliterate) or, for a question without names, its
+    words of three characters or more (a Chinese question's names and terms: "贾佳亚", "研究院")."""
     if names:
         found = [(m.start(), m.end()) for n in names if len(n) > 3 for m in re.finditer(re.escape(n), folded)]
         return found + [(a, b) for joined, a, b in pinyin_spans(text) if joined in names]
@@ -157,13 +160,14 @@ def features(question: str, passages: list, spans: list) -> np.ndarray:
     # documents do not cover the question's topic at all; and whether it holds none of a
     # Latin-script question's capitalised words, its names (a passage about someone else)
     texts = {s.passage.chunk_id: s.passage.chunk.text for s in spans}  # each passage once
-    found = {cid: _found(terms, text) for cid, text in texts.items()}
+    folded = {cid: fold(text) for cid, text in texts.items()}
+    found = {cid: _found_folded(terms, window) for cid, window in folded.items()}
     passage_match = {cid: _share(terms, f) for cid, f in found.items()}
     name_absent = {cid: float(bool(latin and terms[1]) and not f[1]) for cid, f in found.items()}
     # a question's first word is capitalised as any sentence's ("What", "Siapa"): not a name
     first = re.match(r"\W*(\w+)", question)
     names = terms[1] - {first.group(1).lower()} if first else terms[1]
-    places = {cid: anchors(terms[0], names, text) for cid, text in texts.items()}
+    places = {cid: anchors(terms[0], names, text, folded[cid]) for cid, text in texts.items()}
     rows = []
     for s, key in zip(spans, keys):
         others = {spans[j].passage.chunk_id for j, k in enumerate(keys)
