@@ -1,9 +1,11 @@
 """The open-corpus evaluation: many articles no model was trained or tuned on, in one index, their
 questions asked through ``rag ask --json -`` as a user would.
 
-- DRCD test (traditional-Chinese Wikipedia; the shipped reader never saw DRCD): each sampled article
-  is one document (its paragraphs in order); its questions in Chinese and rendered into English
-  (``rag_train.data.cross_lingual``), so English questions meet Chinese text;
+- DRCD test (traditional-Chinese Wikipedia; the reader trains on DRCD's dev file, whose articles share
+  many titles with the test file's but none of its paragraphs): each sampled article is one document
+  (its paragraphs in order); its questions in Chinese, rendered into English
+  (``rag_train.data.cross_lingual``) and, for the default sample, hand-written in English
+  (``data/human-en/drcd_test_en.tsv``), so English questions meet Chinese text;
 - FacQA held-out passages (Indonesian news; the reader's held-out split): one document each;
 - CMRC 2018 held-out articles and their hand-written English questions (``data/human-en``), when the
   CMRC files are found (``--data``);
@@ -38,6 +40,9 @@ from rag_train.data import (
 )
 
 log = logging.getLogger(__name__)
+
+# which questions of a source have hand-written English ones (``data/human-en/<source>_<split>_en.tsv``)
+HUMAN_SPLIT = {"cmrc2018": "heldout", "drcd": "test"}
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,7 @@ def build(settings: OpenEvalSettings) -> tuple[dict[str, str], list[dict]]:
         rng.shuffle(chosen)
         chosen = chosen[:n]
         absent = set(chosen[: int(len(chosen) * settings.absent)])
-        human = human_english(human_english_dir(), source) if source == "cmrc2018" else {}
+        human = human_english(human_english_dir(), source, HUMAN_SPLIT[source]) if source in HUMAN_SPLIT else {}
         for group in chosen:
             text, questions = by_article[group]
             name = f"{source}-{group}.txt"

@@ -256,6 +256,25 @@ def test_open_corpus_evaluation_collection():
     assert not any(text in train_passages for name, text in docs.items() if name.startswith("facqa-"))
 
 
+def test_the_open_corpus_asks_hand_written_english_over_drcd_test_articles():
+    """Every question of data/human-en/drcd_test_en.tsv is asked by the default open collection, beside
+    the DRCD question it translates (same answers, same document), over paragraphs no training file holds."""
+    from rag_train.data import human_english, human_english_dir, load_source
+    from rag_train.open_eval import OpenEvalSettings, build
+
+    texts = human_english(human_english_dir(), "drcd", "test")
+    docs, items = build(OpenEvalSettings())
+    human = {it["id"][:-len("-human")]: it for it in items if it["source"] == "drcd" and it["origin"] == "human"}
+    source = {it["id"]: it for it in items if it["source"] == "drcd" and it["origin"] == "source"}
+    assert len(texts) == 193 and set(human) == set(texts) == set(source)
+    assert all(h["lang"] == "en" and h["question"].isascii() and
+               (h["answers"], h["docs"], h["kind"]) == (source[q]["answers"], source[q]["docs"], source[q]["kind"])
+               for q, h in human.items())
+    dev_paragraphs = {e.context for e in load_source(Path("."), "drcd_dev")}
+    assert not any(p in dev_paragraphs for name, text in docs.items() if name.startswith("drcd-")
+                   for p in text.split("\n\n"))
+
+
 def test_the_distillation_loss_follows_the_teachers_spans_and_ignores_padding():
     import torch
 
