@@ -80,7 +80,7 @@ def cmd_eval_open(args) -> int:
     cols = ("n", "answerable", "em", "f1", "hit", "citation", "answered", "abstained_unanswerable", "recall_at_5")
     print(f"open corpus: {report['documents']} documents, {report['questions']} questions")
     print(f"{'':26s}" + "".join(f"{c[:10]:>11s}" for c in cols))
-    for group in ("by_lang", "by_source", "by_source_lang", "by_origin"):
+    for group in ("by_lang", "by_source", "by_source_lang", "by_origin", "by_source_origin"):
         for name, stats in [("overall", report["overall"])] * (group == "by_lang") + list(report[group].items()):
             print(f"{group[3:] + '=' + name if name != 'overall' else name:26s}"
                   + "".join(f"{'-' if stats[c] is None else stats[c]:>11}" for c in cols))

@@ -126,8 +126,9 @@ def run(cfg: Config, settings: OpenEvalSettings, work: Path) -> dict:
     for key, field in (("by_lang", "lang"), ("by_source", "source"), ("by_origin", "origin")):
         for value in sorted({it[field] for it, _ in rows}):
             report[key][value] = summarise([r for r in rows if r[0][field] == value])["overall"]
-    report["by_source_lang"] = {f"{s}/{lang}": summarise([r for r in rows if (r[0]["source"], r[0]["lang"]) == (s, lang)])["overall"]
-                                for s, lang in sorted({(it["source"], it["lang"]) for it, _ in rows})}
+    for key, field in (("by_source_lang", "lang"), ("by_source_origin", "origin")):
+        report[key] = {f"{s}/{v}": summarise([r for r in rows if (r[0]["source"], r[0][field]) == (s, v)])["overall"]
+                       for s, v in sorted({(it["source"], it[field]) for it, _ in rows})}
     top = [(results[i]["answers"][0]["score"], m["hit"] > 0) for i, (_, m) in enumerate(rows) if results[i]["answers"]]
     report["reliability"] = reliability(top)
     return report
