@@ -174,14 +174,15 @@ def test_hand_written_english_over_traditional_chinese_stays_on_drcd_dev_trainin
     from rag_train.data import human_english, human_english_dir, load_source, training_sets
 
     texts = human_english(human_english_dir(), "drcd_dev", "train")
-    assert len(texts) == 320 and all(t.isascii() and t.endswith("?") for t in texts.values())
+    questions = set(texts.values())
+    assert len(texts) == 320 and all(t.isascii() and t.endswith("?") for t in questions)
     dev = load_source(Path("/nonexistent"), "drcd_dev")  # data/qa-extra's copy
     train, held = split_heldout(dev)
     assert set(texts) <= {e.qid for e in train} and not set(texts) & {e.qid for e in held}
     test_contexts = {e.context for e in load_source(Path("/nonexistent"), "drcd")} - {e.context for e in dev}
     plain, _ = training_sets(Path("/nonexistent"), names=("drcd_dev",))
     once, _ = training_sets(Path("/nonexistent"), names=("drcd_dev",), human_repeat=1)
-    added = [e for e in once if e.question in set(texts.values())]
+    added = [e for e in once if e.question in questions]
     assert len(once) - len(plain) == len(added) == len(texts)
     assert all(e.lang == "en" and CJK.search(e.context) for e in added)
     assert not {e.context for e in added} & (test_contexts | {e.context for e in held})

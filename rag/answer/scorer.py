@@ -105,11 +105,14 @@ def _found(terms: tuple[list[set[str]], set[str]], text: str) -> tuple[int, bool
     return _found_folded(terms, fold(text))
 
 
-def _found_folded(terms: tuple[list[set[str]], set[str]], window: str) -> tuple[int, bool]:
-    """``_found`` of text already folded (``features`` folds each passage once for it and ``anchors``)."""
+def _found_folded(terms: tuple[list[set[str]], set[str]], window: str,
+                  pinyin: list[str] | None = None) -> tuple[int, bool]:
+    """``_found`` of text already folded; ``pinyin``: its ``pinyin_tokens`` when already known
+    (``features`` folds each passage and reads its pinyin once, for this and ``anchors``)."""
     groups, names = terms
     hits = sum(any(t in window for t in g) for g in groups)
-    named = bool(names) and (any(n in window for n in names if len(n) > 3) or bool(names & set(pinyin_tokens(window))))
+    named = bool(names) and (any(n in window for n in names if len(n) > 3) or
+                             bool(names & set(pinyin_tokens(window) if pinyin is None else pinyin)))
     return hits, named
 
 
@@ -124,13 +127,14 @@ def context_match(terms: tuple[list[set[str]], set[str]], passage_text: str, sta
     return _share(terms, _found(terms, passage_text[max(0, start - CONTEXT):end + CONTEXT]))
 
 
-def anchors(groups: list[set[str]], names: set[str], text: str, folded: str) -> list[tuple[int, int]]:
-    """Where ``text`` (``folded``: its ``fold``) names what the question is about: its ``names`` (in
-    Latin letters, or the characters they transliterate) or, for a question without names, its
-    words of three characters or more (a Chinese question's names and terms: "贾佳亚", "研究院")."""
+def anchors(groups: list[set[str]], names: set[str], folded: str,
+            grams: list[tuple[str, int, int]]) -> list[tuple[int, int]]:
+    """Where a passage (``folded``: its ``fold``; ``grams``: its ``pinyin_spans``) names what the
+    question is about: its ``names`` (in Latin letters, or the characters they transliterate) or, for
+    a question without names, its words of three characters or more ("贾佳亚", "研究院")."""
     if names:
         found = [(m.start(), m.end()) for n in names if len(n) > 3 for m in re.finditer(re.escape(n), folded)]
-        return found + [(a, b) for joined, a, b in pinyin_spans(text) if joined in names]
+        return found + [(a, b) for joined, a, b in grams if joined in names]
     words = {t for g in groups for t in g if len(t) >= 3}
     return [(m.start(), m.end()) for w in words for m in re.finditer(re.escape(w), folded)]
 
@@ -161,13 +165,15 @@ def features(question: str, passages: list, spans: list) -> np.ndarray:
     # Latin-script question's capitalised words, its names (a passage about someone else)
     texts = {s.passage.chunk_id: s.passage.chunk.text for s in spans}  # each passage once
     folded = {cid: fold(text) for cid, text in texts.items()}
-    found = {cid: _found_folded(terms, window) for cid, window in folded.items()}
+    # the pinyin windows of each passage, read once: for the names in it and for where they stand
+    grams = {cid: pinyin_spans(window) if terms[1] else [] for cid, window in folded.items()}
+    found = {cid: _found_folded(terms, window, [g[0] for g in grams[cid]]) for cid, window in folded.items()}
     passage_match = {cid: _share(terms, f) for cid, f in found.items()}
     name_absent = {cid: float(bool(latin and terms[1]) and not f[1]) for cid, f in found.items()}
     # a question's first word is capitalised as any sentence's ("What", "Siapa"): not a name
     first = re.match(r"\W*(\w+)", question)
     names = terms[1] - {first.group(1).lower()} if first else terms[1]
-    places = {cid: anchors(terms[0], names, text, folded[cid]) for cid, text in texts.items()}
+    places = {cid: anchors(terms[0], names, window, grams[cid]) for cid, window in folded.items()}
     rows = []
     for s, key in zip(spans, keys):
         others = {spans[j].passage.chunk_id for j, k in enumerate(keys)
