@@ -6,7 +6,9 @@ questions asked through ``rag ask --json -`` as a user would.
   (its paragraphs in order); its questions in Chinese, rendered into English
   (``rag_train.data.cross_lingual``) and, for the default sample, hand-written in English
   (``data/human-en/drcd_test_en.tsv``), so English questions meet Chinese text;
-- FacQA held-out passages (Indonesian news; the reader's held-out split): one document each;
+- FacQA held-out passages (Indonesian news; the reader's held-out split): one document each; its
+  questions in Indonesian and, for the default sample, hand-written in English
+  (``data/human-en/facqa_heldout_en.tsv``), so English questions meet Indonesian text;
 - CMRC 2018 held-out articles and their hand-written English questions (``data/human-en``), when the
   CMRC files are found (``--data``);
 - a share of sampled articles is left out of the index: their questions are unanswerable.
@@ -42,7 +44,7 @@ from rag_train.data import (
 log = logging.getLogger(__name__)
 
 # which questions of a source have hand-written English ones (``data/human-en/<source>_<split>_en.tsv``)
-HUMAN_SPLIT = {"cmrc2018": "heldout", "drcd": "test"}
+HUMAN_SPLIT = {"cmrc2018": "heldout", "drcd": "test", "facqa": "heldout"}
 
 
 @dataclass(frozen=True)

@@ -188,6 +188,25 @@ def test_hand_written_english_over_traditional_chinese_stays_on_drcd_dev_trainin
     assert not {e.context for e in added} & (test_contexts | {e.context for e in held})
 
 
+def test_hand_written_english_over_indonesian_stays_on_facqa_training_passages():
+    """The English questions over FacQA's passages (Indonesian news) join training only when asked,
+    for training passages: none may reach a held-out passage, which `rag eval-open` asks about."""
+    from rag_train.data import human_english, human_english_dir, load_source, training_sets
+
+    texts = human_english(human_english_dir(), "facqa", "train")
+    questions = set(texts.values())
+    # English as people write it: no Chinese characters, dashes and diacritics allowed
+    assert len(texts) == 280 and not any(CJK.search(t) or not t.endswith("?") for t in questions)
+    train, held = split_heldout(load_source(Path("."), "facqa"))
+    assert set(texts) <= {e.qid for e in train} and not set(texts) & {e.qid for e in held}
+    plain, _ = training_sets(Path("."), names=("facqa",))
+    once, _ = training_sets(Path("."), names=("facqa",), human_repeat=1)
+    added = [e for e in once if e.question in questions]
+    assert len(once) - len(plain) == len(added) == len(texts)
+    assert all(e.lang == "en" and e.context[e.answer_start:].startswith(e.answer_text) for e in added)
+    assert not {e.context for e in added} & {e.context for e in held}
+
+
 def test_english_training_questions_can_be_anchored_as_the_reader_reads_them():
     from rag_train.data import training_sets
 
@@ -257,22 +276,33 @@ def test_open_corpus_evaluation_collection():
     assert not any(text in train_passages for name, text in docs.items() if name.startswith("facqa-"))
 
 
-def test_the_open_corpus_asks_hand_written_english_over_drcd_test_articles():
-    """Every question of data/human-en/drcd_test_en.tsv is asked by the default open collection, beside
-    the DRCD question it translates (same answers, same document), over paragraphs no training file holds."""
-    from rag_train.data import human_english, human_english_dir, load_source
+def _training_paragraphs(source: str) -> set[str]:
+    """Every paragraph a training file of ``source``'s kind holds (DRCD: its dev file; FacQA: its
+    training split)."""
+    from rag_train.data import load_source
+
+    if source == "drcd":
+        return {e.context for e in load_source(Path("."), "drcd_dev")}
+    return {e.context for e in split_heldout(load_source(Path("."), source))[0]}
+
+
+@pytest.mark.parametrize("source, split, count", [("drcd", "test", 193), ("facqa", "heldout", 127)])
+def test_the_open_corpus_asks_hand_written_english_over_articles_no_training_file_holds(source, split, count):
+    """Every question of data/human-en/<source>_<split>_en.tsv is asked by the default open collection,
+    beside the question it translates (same answers, same document), over paragraphs no training file holds."""
+    from rag_train.data import human_english, human_english_dir
     from rag_train.open_eval import OpenEvalSettings, build
 
-    texts = human_english(human_english_dir(), "drcd", "test")
+    texts = human_english(human_english_dir(), source, split)
     docs, items = build(OpenEvalSettings())
-    human = {it["id"][:-len("-human")]: it for it in items if it["source"] == "drcd" and it["origin"] == "human"}
-    source = {it["id"]: it for it in items if it["source"] == "drcd" and it["origin"] == "source"}
-    assert len(texts) == 193 and set(human) == set(texts) == set(source)
-    assert all(h["lang"] == "en" and h["question"].isascii() and
-               (h["answers"], h["docs"], h["kind"]) == (source[q]["answers"], source[q]["docs"], source[q]["kind"])
+    human = {it["id"][:-len("-human")]: it for it in items if it["source"] == source and it["origin"] == "human"}
+    asked = {it["id"]: it for it in items if it["source"] == source and it["origin"] == "source"}
+    assert len(texts) == count and set(human) == set(texts) == set(asked)
+    assert all(h["lang"] == "en" and h["question"].isascii() and h["question"].endswith("?") and
+               (h["answers"], h["docs"], h["kind"]) == (asked[q]["answers"], asked[q]["docs"], asked[q]["kind"])
                for q, h in human.items())
-    dev_paragraphs = {e.context for e in load_source(Path("."), "drcd_dev")}
-    assert not any(p in dev_paragraphs for name, text in docs.items() if name.startswith("drcd-")
+    trained = _training_paragraphs(source)
+    assert not any(p in trained for name, text in docs.items() if name.startswith(f"{source}-")
                    for p in text.split("\n\n"))
 
 
