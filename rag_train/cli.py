@@ -14,18 +14,24 @@ from rag.text.crosslingual import ANCHOR_MODES
 log = logging.getLogger("rag")
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in text.split(",") if n.strip())
+
+
 def cmd_train_reader(args) -> int:
     from rag.models.loading import ensure_embedder
     from rag_train.reader import TrainSettings, export, train
 
     cfg = config_from_args(args)
     # without --sources, TrainSettings' default (the shipped reader's sources) applies
-    chosen = {} if args.sources is None else dict(sources=tuple(n.strip() for n in args.sources.split(",") if n.strip()))
+    chosen = {} if args.sources is None else dict(sources=_names(args.sources))
     settings = TrainSettings(qa_dir=args.data, work_dir=args.work or Path(cfg.home) / "reader-train", epochs=args.epochs,
                              lr=args.lr, init_from=args.init, human_english_repeat=args.human_english_repeat,
                              question_anchors=args.question_anchors, traditional=args.traditional,
                              layers=args.layers, distil=args.distil, retrieved_negatives=args.retrieved_negatives,
-                             bf16=args.bf16, shuffle_seed=args.shuffle_seed, **chosen)
+                             bf16=args.bf16, shuffle_seed=args.shuffle_seed,
+                             human_english_sources=args.human_english_sources and _names(args.human_english_sources),
+                             **chosen)
     embedder = ensure_embedder(cfg)
     if not args.export_only:
         train(settings, embedder)
@@ -106,6 +112,9 @@ def register(verb) -> None:
     s.add_argument("--human-english-repeat", type=int, default=0,
                    help="add the hand-written English questions of training examples (data/human-en), each this "
                         "many times per epoch")
+    s.add_argument("--human-english-sources", default=None,
+                   help="comma-separated sources whose hand-written English questions join (default: every "
+                        "training source that has some, data/human-en/<source>_train_en.tsv)")
     s.add_argument("--question-anchors", choices=ANCHOR_MODES, default="off",
                    help="train on English questions anchored to their passage's names and words, as the reader "
                         "reads them (RAG_QUESTION_ANCHORS); default off, as the shipped reader was trained")

@@ -311,10 +311,12 @@ def _augment_heldout(held: list[QAExample]) -> list[QAExample]:
 
 
 def training_sets(qa_dir: Path, seed: int = 13, names: tuple[str, ...] | None = None, human_repeat: int = 0,
-                  anchors: str = "off", traditional: float = 0.0, retrieved_negatives: float = 0.0):
+                  anchors: str = "off", traditional: float = 0.0, retrieved_negatives: float = 0.0,
+                  human_sources: tuple[str, ...] | None = None):
     """(train, heldout) lists: each source's questions (``names`` as in ``source_repeats``),
     English renderings of the Chinese ones, the hand-written English questions of training
-    examples (data/human-en) repeated ``human_repeat`` times, plus unanswerable pairs.
+    examples (data/human-en; of the ``human_sources`` only, when given) repeated ``human_repeat``
+    times, plus unanswerable pairs.
     ``anchors`` ("off", "names", "words"): the English questions as the reader reads them at that
     setting (``Config.question_anchors``);
     ``traditional``: the share of Chinese training articles whose passages are read in traditional
@@ -326,7 +328,7 @@ def training_sets(qa_dir: Path, seed: int = 13, names: tuple[str, ...] | None = 
     check_anchor_mode(anchors)  # before the sources are loaded
     sources = load_sources(qa_dir, names)
     train, held = split_sources(sources, seed=seed, repeats=source_repeats(names)[1])
-    texts = {qid: text for name in sources if human_repeat
+    texts = {qid: text for name in sources if human_repeat and (human_sources is None or name in human_sources)
              for qid, text in human_english(human_english_dir(), name, "train").items()}
     english = anchored(cross_lingual(train) + with_human_english(train, texts) * human_repeat, anchors)
     negatives = unanswerable(train, 0.15, retrieved=retrieved_negatives)

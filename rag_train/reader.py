@@ -46,6 +46,7 @@ class TrainSettings:
     init_from: Path | None = None  # exported reader weights to start from when no checkpoint exists
     sources: tuple[str, ...] | None = ("cmrc2018", "facqa*2", "drcd_dev")  # rag_train.data.source_repeats; None = ALL_SOURCES
     human_english_repeat: int = 0  # times each hand-written English training question is seen per epoch
+    human_english_sources: tuple[str, ...] | None = None  # whose hand-written English joins; None = every source's
     question_anchors: str = "off"  # English questions read anchored to their passage, as at inference
     traditional: float = 0.0  # share of Chinese training articles read in traditional characters
     layers: int | None = None  # keep the bottom N encoder layers (a shallower, faster reader)
@@ -102,7 +103,8 @@ def collate(items: list[dict], pad_id: int):
 
 
 # data settings added after the first work folders, with the value that means "off"
-_LATER_SETTINGS = {"traditional": 0.0, "layers": None, "distil": 0.0, "retrieved_negatives": 0.0, "shuffle_seed": None}
+_LATER_SETTINGS = {"traditional": 0.0, "layers": None, "distil": 0.0, "retrieved_negatives": 0.0, "shuffle_seed": None,
+                   "human_english_sources": None}
 
 
 def _check_work_data(work: Path, settings: TrainSettings) -> None:
@@ -113,6 +115,7 @@ def _check_work_data(work: Path, settings: TrainSettings) -> None:
                 negatives_per_positive=settings.negatives_per_positive)
     # folders started before these settings existed recorded none: each is recorded only when not off
     data.update({k: getattr(settings, k) for k, off in _LATER_SETTINGS.items() if getattr(settings, k) != off})
+    data = json.loads(json.dumps(data))  # as stored: tuples become lists
     path = work / "data.json"
     if path.is_file():
         before = json.loads(path.read_text(encoding="utf-8"))
@@ -148,7 +151,8 @@ def train(settings: TrainSettings, embedder_path: Path) -> Path:
         train_set, _ = training_sets(settings.qa_dir, seed=settings.seed, names=settings.sources,
                                      human_repeat=settings.human_english_repeat, anchors=settings.question_anchors,
                                      traditional=settings.traditional,
-                                     retrieved_negatives=settings.retrieved_negatives)
+                                     retrieved_negatives=settings.retrieved_negatives,
+                                     human_sources=settings.human_english_sources)
         data = featurize(tokenizer, train_set, settings.negatives_per_positive, settings.seed)
         cache.write_text(json.dumps(data))
     teacher = None

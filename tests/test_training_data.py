@@ -205,6 +205,9 @@ def test_hand_written_english_over_indonesian_stays_on_facqa_training_passages()
     assert len(once) - len(plain) == len(added) == len(texts)
     assert all(e.lang == "en" and e.context[e.answer_start:].startswith(e.answer_text) for e in added)
     assert not {e.context for e in added} & {e.context for e in held}
+    # --human-english-sources leaves out the other sources' questions (as stage 7 was trained)
+    others, _ = training_sets(Path("."), names=("facqa",), human_repeat=1, human_sources=("cmrc2018", "drcd_dev"))
+    assert len(others) == len(plain)
 
 
 def test_english_training_questions_can_be_anchored_as_the_reader_reads_them():
@@ -255,6 +258,12 @@ def test_a_training_folder_resumes_only_the_data_it_was_started_with(cfg, tmp_pa
         train(replace(started, shuffle_seed=14), ensure_embedder(cfg))
     with pytest.raises(ValueError, match=r"shuffle_seed: None → 0"):  # a seed of 0 is an order too
         train(replace(started, shuffle_seed=0), ensure_embedder(cfg))
+    chosen = replace(started, work_dir=tmp_path / "chosen", human_english_sources=("cmrc2018", "drcd_dev"))
+    chosen.work_dir.mkdir()
+    _check_work_data(chosen.work_dir, chosen)
+    _check_work_data(chosen.work_dir, chosen)  # sources given as a tuple resume (stored as a JSON list)
+    with pytest.raises(ValueError, match=r"human_english_sources: \['cmrc2018', 'drcd_dev'\] → \['cmrc2018'\]"):
+        _check_work_data(chosen.work_dir, replace(chosen, human_english_sources=("cmrc2018",)))
 
 
 def test_open_corpus_evaluation_collection():
