@@ -313,19 +313,18 @@ def _augment_heldout(held: list[QAExample]) -> list[QAExample]:
 def training_sets(qa_dir: Path, seed: int = 13, names: tuple[str, ...] | None = None, human_repeat: int = 0,
                   anchors: str = "off", traditional: float = 0.0, retrieved_negatives: float = 0.0,
                   human_sources: tuple[str, ...] | None = None):
-    """(train, heldout) lists: each source's questions (``names`` as in ``source_repeats``),
-    English renderings of the Chinese ones, the hand-written English questions of training
-    examples (data/human-en; of the ``human_sources`` only, when given) repeated ``human_repeat``
-    times, plus unanswerable pairs.
-    ``anchors`` ("off", "names", "words"): the English questions as the reader reads them at that
-    setting (``Config.question_anchors``);
-    ``traditional``: the share of Chinese training articles whose passages are read in traditional
-    characters (questions as asked, as a user of simplified Chinese or English asks them);
-    ``retrieved_negatives``: the share of unanswerable pairs with a BM25-retrieved paragraph, not a
-    random one."""
+    """(train, heldout) lists: each source's questions (``names`` as in ``source_repeats``), English
+    renderings of the Chinese ones, the hand-written English questions of training examples
+    (data/human-en; only the ``human_sources``' when given) ``human_repeat`` times, unanswerable pairs.
+    ``anchors`` ("off", "names", "words"): English questions as the reader reads them at that setting
+    (``Config.question_anchors``); ``traditional``: the share of Chinese training articles whose passages
+    are read in traditional characters (questions as asked); ``retrieved_negatives``: the share of
+    unanswerable pairs with a BM25-retrieved paragraph, not a random one."""
     from rag.text.crosslingual import check_anchor_mode
 
     check_anchor_mode(anchors)  # before the sources are loaded
+    if unknown := set(human_sources or ()) - set(SOURCES):
+        raise ValueError(f"unknown source(s) of hand-written English {sorted(unknown)}; known: {', '.join(SOURCES)}")
     sources = load_sources(qa_dir, names)
     train, held = split_sources(sources, seed=seed, repeats=source_repeats(names)[1])
     texts = {qid: text for name in sources if human_repeat and (human_sources is None or name in human_sources)

@@ -208,6 +208,8 @@ def test_hand_written_english_over_indonesian_stays_on_facqa_training_passages()
     # --human-english-sources leaves out the other sources' questions (as stage 7 was trained)
     others, _ = training_sets(Path("."), names=("facqa",), human_repeat=1, human_sources=("cmrc2018", "drcd_dev"))
     assert len(others) == len(plain)
+    with pytest.raises(ValueError, match="unknown source.*facqa2"):
+        training_sets(Path("."), names=("facqa",), human_repeat=1, human_sources=("facqa2",))
 
 
 def test_english_training_questions_can_be_anchored_as_the_reader_reads_them():
