@@ -108,7 +108,9 @@ def register(verb) -> None:
     s.add_argument("--sources", default=None,
                    help="comma-separated training sources, NAME*N to see one N times an epoch (default: "
                         "cmrc2018,facqa*2,drcd_dev, the shipped reader's "
-                        "last stage; DRCD is in data/qa-extra: drcd_dev its dev file, drcd both files)")
+                        "last stage; DRCD is in data/qa-extra: drcd_dev its dev file, drcd both files; "
+                        "cmrc2018_train, drcd_train, squad2 and squad read the sets' training files when --data "
+                        "holds them)")
     s.add_argument("--human-english-repeat", type=int, default=0,
                    help="add the hand-written English questions of training examples (data/human-en), each this "
                         "many times per epoch")

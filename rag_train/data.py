@@ -1,4 +1,4 @@
-"""Training data for the reader: SQuAD-format loading, a held-out split, and augmentation.
+"""Training data for the reader: each source's training split (``rag_train.sources``), augmented.
 
 Augmentations (each measured in docs/experiments/reader-and-scorer.md):
 - cross-lingual questions: a question over a Chinese passage rendered into English word by
@@ -12,57 +12,24 @@ Augmentations (each measured in docs/experiments/reader-and-scorer.md):
 
 from __future__ import annotations
 
-import json
 import random
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from rag_train.sources import (
+    QAExample,
+    check_sources,
+    load_source,
+    load_sources,
+    source_repeats,
+    split_heldout,
+    split_sources,
+)
+
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-@dataclass(frozen=True)
-class QAExample:
-    qid: str
-    question: str
-    context: str
-    answer_text: str  # "" for unanswerable
-    answer_start: int  # -1 for unanswerable
-    lang: str  # language of the question
-    group: str  # article id: the unit of the held-out split
-
-
-def load_squad(path: Path) -> list[QAExample]:
-    """Examples from a SQuAD-format file; the first answer is the training target."""
-    from rag.text.language import detect_language
-
-    data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
-    out = []
-    for article in data:
-        for para in article["paragraphs"]:
-            ctx = para["context"]
-            for qa in para["qas"]:
-                ans = qa["answers"][0]
-                if ctx[ans["answer_start"]:ans["answer_start"] + len(ans["text"])] != ans["text"]:
-                    found = ctx.find(ans["text"])
-                    if found < 0:
-                        continue
-                    ans = dict(ans, answer_start=found)
-                question = qa["question"].strip()
-                lang = "zh" if _CJK.search(question) else detect_language(question)[:2]
-                out.append(QAExample(qa["id"], question, ctx, ans["text"], ans["answer_start"], lang,
-                                     str(article.get("id", article.get("title", "")))))
-    return out
-
-
-def split_heldout(examples: list[QAExample], fraction: float = 0.1, seed: int = 13):
-    """Split by article so held-out passages are never seen in training."""
-    groups = sorted({e.group for e in examples})
-    random.Random(seed).shuffle(groups)
-    held = set(groups[: max(1, int(len(groups) * fraction))])
-    return [e for e in examples if e.group not in held], [e for e in examples if e.group in held]
 
 
 # ---- cross-lingual questions ------------------------------------------------
@@ -245,67 +212,6 @@ def _retrieved_distractors(questions: list[QAExample], examples: list[QAExample]
     return out
 
 
-# SQuAD-format sources, each split into train / held-out by article on its own (so adding a
-# source never moves another's held-out articles into training); files are looked for in the
-# given data folder, then in the project's data/qa-extra (see its MANIFEST.md)
-# "drcd_dev" is DRCD's dev file alone (the shipped reader trains on it), leaving its test file to
-# `rag eval-open`; "drcd" takes both files and so reaches the open corpus's articles
-SOURCES = {"cmrc2018": ("cmrc2018_dev.json", "cmrc2018_trial.json"),
-           "drcd": ("DRCD_dev.json", "DRCD_test.json"),
-           "drcd_dev": ("DRCD_dev.json",),
-           "facqa": ("facqa.json",)}
-ALL_SOURCES = ("cmrc2018", "drcd", "facqa")  # what no ``names`` reads: each file once
-
-
-def load_source(qa_dir: Path, source: str) -> list[QAExample]:
-    """Examples of one of ``SOURCES`` (empty when none of its files is found)."""
-    from rag.config import PROJECT_ROOT
-
-    paths = [next((d / n for d in (Path(qa_dir), PROJECT_ROOT / "data" / "qa-extra") if (d / n).is_file()), None)
-             for n in SOURCES[source]]
-    return [e for p in paths if p is not None for e in load_squad(p)]
-
-
-def source_repeats(names: tuple[str, ...] | None) -> tuple[tuple[str, ...] | None, dict[str, int]]:
-    """(source names, times each one's training examples are seen per epoch) from names that
-    may carry a repeat: ``("cmrc2018", "facqa*2")`` → ``(("cmrc2018", "facqa"), {"facqa": 2})``."""
-    if names is None:
-        return None, {}
-    plain, repeats = [], {}
-    for name in names:
-        base, star, times = name.partition("*")
-        if star and not (times.isdigit() and int(times) >= 1):
-            raise ValueError(f"training source '{name}': the repeat after '*' must be a whole number ≥ 1")
-        plain.append(base)
-        repeats[base] = int(times or 1)
-    return tuple(plain), repeats
-
-
-def load_sources(qa_dir: Path, names: tuple[str, ...] | None = None) -> dict[str, list[QAExample]]:
-    """Examples of every source found (or of the ``names`` given, repeats ignored), by source name."""
-    names = source_repeats(names)[0]
-    unknown = set(names or ()) - set(SOURCES)
-    if unknown:
-        raise ValueError(f"unknown training source(s) {sorted(unknown)}; known: {', '.join(SOURCES)}")
-    out = {source: examples for source in (names or ALL_SOURCES) if (examples := load_source(qa_dir, source))}
-    if not out:
-        files = dict.fromkeys(n for source in ALL_SOURCES for n in SOURCES[source])
-        raise FileNotFoundError(f"no training data in {qa_dir}: expected SQuAD-format files {', '.join(files)}")
-    return out
-
-
-def split_sources(sources: dict[str, list[QAExample]], seed: int = 13,
-                  repeats: dict[str, int] | None = None) -> tuple[list[QAExample], list[QAExample]]:
-    """(train, held-out): each source split by article on its own; a source's training
-    examples ``repeats[source]`` times over (its held-out ones once)."""
-    train, held = [], []
-    for name, examples in sources.items():
-        t, h = split_heldout(examples, seed=seed)
-        train += t * (repeats or {}).get(name, 1)
-        held += h
-    return train, held
-
-
 def _augment_heldout(held: list[QAExample]) -> list[QAExample]:
     return held + cross_lingual(held, seed=8) + unanswerable(held, 0.3, seed=12)
 
@@ -323,8 +229,7 @@ def training_sets(qa_dir: Path, seed: int = 13, names: tuple[str, ...] | None = 
     from rag.text.crosslingual import check_anchor_mode
 
     check_anchor_mode(anchors)  # before the sources are loaded
-    if unknown := set(human_sources or ()) - set(SOURCES):
-        raise ValueError(f"unknown source(s) of hand-written English {sorted(unknown)}; known: {', '.join(SOURCES)}")
+    check_sources(human_sources, "source(s) of hand-written English")
     sources = load_sources(qa_dir, names)
     train, held = split_sources(sources, seed=seed, repeats=source_repeats(names)[1])
     texts = {qid: text for name in sources if human_repeat and (human_sources is None or name in human_sources)

@@ -31,15 +31,8 @@ from pathlib import Path
 
 from rag.config import PROJECT_ROOT, Config
 from rag.evaluation import reliability, score_item, summarise
-from rag_train.data import (
-    QAExample,
-    cross_lingual,
-    human_english,
-    human_english_dir,
-    load_source,
-    load_squad,
-    split_heldout,
-)
+from rag_train.data import cross_lingual, human_english, human_english_dir
+from rag_train.sources import QAExample, load_source, load_squad, split_heldout
 
 log = logging.getLogger(__name__)
 

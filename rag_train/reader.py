@@ -20,13 +20,9 @@ import numpy as np
 from rag.evaluation import reliability
 from rag.reader.base import Calibration
 from rag.reader.windows import MAX_LEN, STRIDE, encode_windows, span_candidates
-from rag_train.data import (
-    QAExample,
-    heldout_samples,
-    human_english_heldout,
-    training_sets,
-)
+from rag_train.data import heldout_samples, human_english_heldout, training_sets
 from rag_train.linear import fit_logistic
+from rag_train.sources import QAExample
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +40,7 @@ class TrainSettings:
     seed: int = 13
     threads: int = 2
     init_from: Path | None = None  # exported reader weights to start from when no checkpoint exists
-    sources: tuple[str, ...] | None = ("cmrc2018", "facqa*2", "drcd_dev")  # rag_train.data.source_repeats; None = ALL_SOURCES
+    sources: tuple[str, ...] | None = ("cmrc2018", "facqa*2", "drcd_dev")  # rag_train.sources.source_repeats; None = ALL_SOURCES
     human_english_repeat: int = 0  # times each hand-written English training question is seen per epoch
     human_english_sources: tuple[str, ...] | None = None  # whose hand-written English joins; None = every source's
     question_anchors: str = "off"  # English questions read anchored to their passage, as at inference

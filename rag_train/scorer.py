@@ -35,15 +35,9 @@ from tqdm import tqdm
 from rag.answer.scorer import FEATURES, AnswerScorer, features
 from rag.config import Config
 from rag.evaluation import best_f1, reliability
-from rag_train.data import (
-    QAExample,
-    cross_lingual,
-    human_english,
-    human_english_dir,
-    load_source,
-    split_heldout,
-)
+from rag_train.data import cross_lingual, human_english, human_english_dir
 from rag_train.linear import fit_choice, fit_logistic
+from rag_train.sources import QAExample, load_source, split_heldout
 
 log = logging.getLogger(__name__)
 

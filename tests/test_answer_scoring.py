@@ -22,7 +22,6 @@ from rag.answer.scorer import (
 )
 from rag.errors import ModelError
 from rag.evaluation import reliability
-from rag_train.data import load_source, split_heldout
 from rag_train.scorer import (
     FitSettings,
     build_collection,
@@ -30,6 +29,7 @@ from rag_train.scorer import (
     fit_scorer,
     threshold_table,
 )
+from rag_train.sources import load_source, split_heldout
 
 
 @pytest.mark.parametrize("question, kind", [

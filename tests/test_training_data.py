@@ -6,15 +6,8 @@ from pathlib import Path
 import pytest
 
 from rag.text.language import CJK, CJK_RUN, in_script_of
-from rag_train.data import (
-    SOURCES,
-    QAExample,
-    cross_lingual,
-    load_sources,
-    split_heldout,
-    split_sources,
-    translate_question,
-)
+from rag_train.data import cross_lingual, translate_question
+from rag_train.sources import QAExample, load_sources, split_heldout, split_sources
 from tests.test_answer_scoring import _squad
 
 
@@ -24,8 +17,9 @@ def test_each_source_keeps_its_own_held_out_articles(tmp_path):
     _squad(tmp_path / "cmrc2018_dev.json")
     _squad(tmp_path / "cmrc2018_trial.json", n_articles=10, seed=1)
     sources = load_sources(tmp_path)
-    # CMRC from tmp_path, DRCD from the project; "drcd_dev" only when asked for (its file is in "drcd")
-    assert set(sources) == set(SOURCES) - {"drcd_dev"}
+    # CMRC from tmp_path, DRCD from the project; "drcd_dev" only when asked for (its file is in "drcd");
+    # no training split of CMRC, DRCD or SQuAD is at hand
+    assert set(sources) == {"cmrc2018", "drcd", "facqa"}
     dev_only = load_sources(tmp_path, ("drcd_dev",))["drcd_dev"]
     assert dev_only and {e.qid for e in dev_only} < {e.qid for e in sources["drcd"]}
     _, cmrc_held = split_heldout(sources["cmrc2018"])
@@ -37,9 +31,37 @@ def test_each_source_keeps_its_own_held_out_articles(tmp_path):
         assert 0.05 < len(groups & {e.group for e in held}) / len(groups) < 0.15, name
 
 
+def test_training_splits_of_larger_sets_join_when_a_data_folder_holds_them(tmp_path):
+    """CMRC 2018's, DRCD's and SQuAD's training files are read by default when present, SQuAD 2.0's
+    impossible questions as unanswerable examples; the held-out articles of the others stay put."""
+    import json
+
+    _squad(tmp_path / "cmrc2018_dev.json")
+    before = split_heldout(load_sources(tmp_path)["cmrc2018"])[1]
+    _squad(tmp_path / "cmrc2018_train.json", n_articles=40, seed=2)
+    _squad(tmp_path / "DRCD_training.json", n_articles=30, seed=3)
+    context = "The Normans were the people who in the 10th and 11th centuries gave their name to Normandy."
+    data = [dict(title="Normans", paragraphs=[dict(context=context, qas=[
+        dict(id="s1", question="In what country is Normandy located?", answers=[], is_impossible=True,
+             plausible_answers=[dict(text="Normandy", answer_start=context.rindex("Normandy"))]),
+        dict(id="s2", question="When did the Normans give their name to Normandy?", is_impossible=False,
+             answers=[dict(text="10th and 11th centuries", answer_start=39)])])])]
+    (tmp_path / "train-v2.0.json").write_text(json.dumps(dict(data=data, version="v2.0")), encoding="utf-8")
+    (tmp_path / "train-v1.1.json").write_text(json.dumps(dict(data=data[:0], version="1.1")), encoding="utf-8")
+    sources = load_sources(tmp_path)
+    assert {"cmrc2018_train", "drcd_train", "squad2"} <= set(sources) and "squad" not in sources
+    assert split_heldout(sources["cmrc2018"])[1] == before
+    squad = {e.qid: e for e in sources["squad2"]}
+    assert (squad["s1"].answer_text, squad["s1"].answer_start) == ("", -1)
+    assert squad["s2"].answer_text == "10th and 11th centuries" and squad["s2"].lang == "en"
+    assert squad["s2"].context[squad["s2"].answer_start:][:23] == squad["s2"].answer_text
+    with pytest.raises(FileNotFoundError, match="train-v1.1.json"):
+        load_sources(tmp_path, ("squad",))  # named: a file holding no question counts as none
+
+
 def test_a_source_can_be_seen_several_times_an_epoch(tmp_path):
     """``facqa*2`` doubles FacQA's training examples; its held-out articles stay held out, once."""
-    from rag_train.data import source_repeats
+    from rag_train.sources import source_repeats
 
     assert source_repeats(("cmrc2018", "facqa*2")) == (("cmrc2018", "facqa"), {"cmrc2018": 1, "facqa": 2})
     assert source_repeats(None) == (None, {})
@@ -120,7 +142,7 @@ def test_training_sources_can_be_chosen_and_indonesian_facqa_loads(tmp_path):
     _squad(tmp_path / "cmrc2018_dev.json")
     assert set(load_sources(tmp_path, ("cmrc2018",))) == {"cmrc2018"}
     with pytest.raises(ValueError, match="unknown training source"):
-        load_sources(tmp_path, ("squad",))
+        load_sources(tmp_path, ("cmrc2019",))
     facqa = load_sources(tmp_path, ("facqa",))["facqa"]
     assert len(facqa) > 2700 and sum(e.lang == "id" for e in facqa) > 0.9 * len(facqa)
     assert all(e.context[e.answer_start:e.answer_start + len(e.answer_text)] == e.answer_text for e in facqa)
@@ -129,7 +151,8 @@ def test_training_sources_can_be_chosen_and_indonesian_facqa_loads(tmp_path):
 def test_hand_written_english_questions_are_on_held_out_articles_only():
     """data/human-en measures real English; none of its questions may come from training articles."""
     from rag.config import PROJECT_ROOT
-    from rag_train.data import human_english_heldout, load_source
+    from rag_train.data import human_english_heldout
+    from rag_train.sources import load_source
 
     rows = [line.split("\t") for line in
             (PROJECT_ROOT / "data" / "human-en" / "cmrc2018_heldout_en.tsv").read_text(encoding="utf-8").splitlines()]
@@ -145,12 +168,8 @@ def test_hand_written_english_questions_are_on_held_out_articles_only():
 def test_hand_written_english_training_questions_stay_on_training_articles():
     """data/human-en's training questions join training only when asked, and only for examples
     of training articles: none may reach an article the reader is measured on."""
-    from rag_train.data import (
-        human_english,
-        human_english_dir,
-        load_source,
-        training_sets,
-    )
+    from rag_train.data import human_english, human_english_dir, training_sets
+    from rag_train.sources import load_source
 
     texts = human_english(human_english_dir(), "cmrc2018", "train")
     # English as people write it: no Chinese characters, diacritics allowed ("Ōmagari")
@@ -171,7 +190,8 @@ def test_hand_written_english_over_traditional_chinese_stays_on_drcd_dev_trainin
     """The English questions over DRCD's dev articles (traditional Chinese) join training with
     source drcd_dev only, for its training articles: never its held-out articles, nor DRCD's test
     file, whose articles `rag eval-open` asks about."""
-    from rag_train.data import human_english, human_english_dir, load_source, training_sets
+    from rag_train.data import human_english, human_english_dir, training_sets
+    from rag_train.sources import load_source
 
     texts = human_english(human_english_dir(), "drcd_dev", "train")
     questions = set(texts.values())
@@ -191,7 +211,8 @@ def test_hand_written_english_over_traditional_chinese_stays_on_drcd_dev_trainin
 def test_hand_written_english_over_indonesian_stays_on_facqa_training_passages():
     """The English questions over FacQA's passages (Indonesian news) join training only when asked,
     for training passages: none may reach a held-out passage, which `rag eval-open` asks about."""
-    from rag_train.data import human_english, human_english_dir, load_source, training_sets
+    from rag_train.data import human_english, human_english_dir, training_sets
+    from rag_train.sources import load_source
 
     texts = human_english(human_english_dir(), "facqa", "train")
     questions = set(texts.values())
@@ -271,8 +292,8 @@ def test_a_training_folder_resumes_only_the_data_it_was_started_with(cfg, tmp_pa
 def test_open_corpus_evaluation_collection():
     """The open-corpus collection: DRCD test articles and FacQA held-out passages (in-repo data), each
     answerable question's answer in its own indexed document, left-out articles' questions unanswerable."""
-    from rag_train.data import load_source, split_heldout
     from rag_train.open_eval import OpenEvalSettings, build
+    from rag_train.sources import load_source, split_heldout
 
     docs, items = build(OpenEvalSettings(articles=6, passages=6, per_article=3, absent=0.34))
     assert {it["source"] for it in items} == {"drcd", "facqa"}
@@ -290,7 +311,7 @@ def test_open_corpus_evaluation_collection():
 def _training_paragraphs(source: str) -> set[str]:
     """Every paragraph a training file of ``source``'s kind holds (DRCD: its dev file; FacQA: its
     training split)."""
-    from rag_train.data import load_source
+    from rag_train.sources import load_source
 
     if source == "drcd":
         return {e.context for e in load_source(Path("."), "drcd_dev")}
