@@ -284,7 +284,7 @@ def human_english_dir() -> Path:
 
 
 def human_english(folder: Path | None, source: str, split: str = "heldout") -> dict[str, str]:
-    """Hand-written English questions of a source's ``split`` ("heldout", "train" or "test") examples, by
+    """Hand-written English questions of a source's ``split`` ("heldout", "train", "test" or "eval") examples, by
     question id, from ``folder/<source>_<split>_en.tsv`` (none when there is no such file)."""
     path = Path(folder) / f"{source}_{split}_en.tsv" if folder else None
     if path is None or not path.is_file():

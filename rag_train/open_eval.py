@@ -8,7 +8,7 @@ questions asked through ``rag ask --json -`` as a user would.
   (``data/human-en/drcd_test_en.tsv``), so English questions meet Chinese text;
 - FacQA held-out passages (Indonesian news; the reader's held-out split): one document each; its
   questions in Indonesian and, for the default sample, hand-written in English
-  (``data/human-en/facqa_heldout_en.tsv``), so English questions meet Indonesian text;
+  (``data/human-en/facqa_eval_en.tsv``), so English questions meet Indonesian text;
 - CMRC 2018 held-out articles and their hand-written English questions (``data/human-en``), when the
   CMRC files are found (``--data``);
 - a share of sampled articles is left out of the index: their questions are unanswerable.
@@ -37,7 +37,8 @@ from rag_train.sources import QAExample, load_source, load_squad, split_heldout
 log = logging.getLogger(__name__)
 
 # which questions of a source have hand-written English ones (``data/human-en/<source>_<split>_en.tsv``)
-HUMAN_SPLIT = {"cmrc2018": "heldout", "drcd": "test", "facqa": "heldout"}
+# cmrc2018_heldout_en.tsv is also asked by `rag fit-scorer`; the DRCD and FacQA files only here
+HUMAN_SPLIT = {"cmrc2018": "heldout", "drcd": "test", "facqa": "eval"}
 
 
 @dataclass(frozen=True)

@@ -34,12 +34,12 @@ def load_squad(path: Path) -> list[QAExample]:
     data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
     out = []
     for article in data:
+        group = str(article.get("id", article.get("title", "")))
         for para in article["paragraphs"]:
             ctx = para["context"]
             for qa in para["qas"]:
                 question = qa["question"].strip()
                 lang = "zh" if _CJK.search(question) else detect_language(question)[:2]
-                group = str(article.get("id", article.get("title", "")))
                 if qa.get("is_impossible") or not qa["answers"]:
                     out.append(QAExample(qa["id"], question, ctx, "", -1, lang, group))
                     continue

@@ -159,6 +159,20 @@ def _squad_id(path, n_articles=60):
     path.write_text(json.dumps(dict(data=data)), encoding="utf-8")
 
 
+def test_the_fit_collection_asks_no_question_that_only_the_open_corpus_should(tmp_path):
+    """The hand-written English over DRCD test and FacQA held-out text measures the open corpus
+    (``rag eval-open``) alone: the scorer's fit collection, built from the project's own data, holds none."""
+    from rag_train.data import human_english_dir
+    from rag_train.open_eval import HUMAN_SPLIT
+
+    settings = FitSettings(qa_dir=tmp_path, work_dir=tmp_path / "work", sources=(("facqa", 3), ("drcd_dev", 3)),
+                           human_english=human_english_dir())
+    docs, questions = build_collection(settings)
+    assert docs and {q.lang for q in questions} >= {"id", "zh"}
+    assert not [q for q in questions if q.origin == "human"]
+    assert {s for s, split in HUMAN_SPLIT.items() if split == "heldout"} == {"cmrc2018"}
+
+
 def test_the_fit_collection_keeps_its_promises(tmp_path):
     _squad(tmp_path / "cmrc2018_dev.json")
     _squad(tmp_path / "cmrc2018_trial.json", n_articles=10, seed=1)
