@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from rag_train.sources import (
+    CJK_BASIC,
     QAExample,
     check_sources,
     load_source,
@@ -28,9 +29,6 @@ from rag_train.sources import (
     split_heldout,
     split_sources,
 )
-
-_CJK = re.compile(r"[\u4e00-\u9fff]")
-
 
 # ---- cross-lingual questions ------------------------------------------------
 
@@ -90,7 +88,7 @@ def _greedy_gloss(word: str, table: dict[str, str]) -> list[str]:
 
 def _gloss(word: str, flag: str, table: dict[str, str]) -> str:
     """One Chinese word in English: function words by hand, names as pinyin, else CC-CEDICT."""
-    if not _CJK.search(word):
+    if not CJK_BASIC.search(word):
         return word.strip() if word.strip() and word not in "？?，。、“”《》「」：；！（）()" else ""
     if word in _FUNCTION:
         return _FUNCTION[word]
@@ -161,7 +159,7 @@ def cross_lingual(examples: list[QAExample], seed: int = 7) -> list[QAExample]:
     """English renderings of the questions over Chinese passages (others are left out)."""
     rng = random.Random(seed)
     return [replace(e, qid=e.qid + "-en", question=translate_question(e.question, rng), lang="en")
-            for e in examples if _CJK.search(e.context)]
+            for e in examples if CJK_BASIC.search(e.context)]
 
 
 def unanswerable(examples: list[QAExample], fraction: float, seed: int = 11,

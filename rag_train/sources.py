@@ -12,7 +12,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-_CJK = re.compile(r"[\u4e00-\u9fff]")
+# the basic Han block only (rag.text.language.CJK adds extension A and compatibility forms): the
+# training data was made with this one, so the sources and their augmentation share it
+CJK_BASIC = re.compile(r"[\u4e00-\u9fff]")
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ def load_squad(path: Path) -> list[QAExample]:
             ctx = para["context"]
             for qa in para["qas"]:
                 question = qa["question"].strip()
-                lang = "zh" if _CJK.search(question) else detect_language(question)[:2]
+                lang = "zh" if CJK_BASIC.search(question) else detect_language(question)[:2]
                 if qa.get("is_impossible") or not qa["answers"]:
                     out.append(QAExample(qa["id"], question, ctx, "", -1, lang, group))
                     continue
