@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import sys
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -74,26 +75,48 @@ def cmd_migrate(args) -> int:
     return EXIT_OK
 
 
+@dataclass(frozen=True)
+class Request:
+    """One line of ``rag ask --json -``: a question, its id, and the conversation before it."""
+
+    question: str | None
+    error: str | None = None
+    id: object = None
+    history: tuple[str, ...] = ()
+    answers: tuple[str | None, ...] | None = None
+
+
+def _strings(value, name: str, n: int, nullable: bool = False) -> tuple:
+    if not isinstance(value, list) or not all(isinstance(v, str) or (nullable and v is None) for v in value):
+        raise ValueError(f"line {n}: \"{name}\" must be a list of strings{' (or nulls)' if nullable else ''}")
+    return tuple(value)
+
+
 def batch_lines(stream):
-    """(question or None, error or None, id) for each line of a byte stream."""
+    """A ``Request`` for each line of a byte stream (a question, or a JSON object with ``question``
+    and optional ``id``, ``history`` and ``answers``)."""
     for n, raw in enumerate(stream, 1):
         try:
             line = raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError:
-            yield None, f"line {n} is not valid UTF-8", None
+            yield Request(None, f"line {n} is not valid UTF-8")
             continue
-        qid = None
+        qid, history, answers = None, (), None
         if line.lstrip().startswith("{"):
             try:
                 obj = json.loads(line)
                 line, qid = obj.get("question", ""), obj.get("id")
-            except (ValueError, AttributeError):
-                yield None, f"line {n} looks like JSON but does not parse", None
+                history = _strings(obj.get("history", []), "history", n)
+                if obj.get("answers") is not None:
+                    answers = _strings(obj["answers"], "answers", n, nullable=True)
+            except (ValueError, AttributeError) as exc:
+                message = str(exc) if str(exc).startswith("line ") else f"line {n} looks like JSON but does not parse"
+                yield Request(None, message, qid)
                 continue
         if not isinstance(line, str) or not line.strip():
-            yield None, f"line {n} is empty; give one question per line", qid
+            yield Request(None, f"line {n} is empty; give one question per line", qid)
             continue
-        yield line, None, qid
+        yield Request(line, None, qid, history, answers)
 
 
 class _Answers:
@@ -126,12 +149,13 @@ class _Answers:
             self.qa = _qa(self.args, warm)
         return self.qa
 
-    def ask(self, question: str) -> dict:
+    def ask(self, question: str, history=(), answers=None) -> dict:
         from rag.pipeline import QuestionError
 
-        out = self._remote("ask", question, self.args.top_k or self.cfg.top_k, [], [])
+        out = self._remote("ask", question, self.args.top_k or self.cfg.top_k, [], [], list(history),
+                           None if answers is None else list(answers))
         if out is None:
-            return self._local().run(question, self.args.top_k).to_json()
+            return self._local().run(question, self.args.top_k, history=history, answers=answers).to_json()
         if "error" in out:
             raise QuestionError(out["error"])
         return out
@@ -145,27 +169,40 @@ class _Answers:
 
 
 def cmd_ask(args) -> int:
-    from rag.pipeline import NOT_FOUND, QuestionError
+    from rag.pipeline import QuestionError
 
     answers = _Answers(args)
     if args.question == "-":
-        for question, error, qid in batch_lines(sys.stdin.buffer):
-            out = dict(question=question, answers=[], passages=[])
+        for request in batch_lines(sys.stdin.buffer):
+            out, error = dict(question=request.question, understood_as=None, answers=[], passages=[]), request.error
             if error is None:
                 try:
-                    out = answers.ask(question)
+                    out = answers.ask(request.question, request.history, request.answers)
                 except QuestionError as exc:
                     error = str(exc)
             if error is not None:
                 out["error"] = error
-            if qid is not None:
-                out["id"] = qid
+            if request.id is not None:
+                out["id"] = request.id
             emit(out)
         return EXIT_OK
     data = answers.ask(args.question)
     if args.json:
         emit(data)
         return EXIT_OK
+    print_answer(data)
+    print("\nPassages:")
+    for p in data["passages"]:
+        print(f"  {p['score']:.3f} {p['source']} {p['start']}:{p['end']}  {p['cleaned'][:80]!r}")
+    return EXIT_OK
+
+
+def print_answer(data: dict) -> None:
+    """A ``rag ask --json`` object as text: how a follow-up was read, the answers and their citations."""
+    from rag.pipeline import NOT_FOUND
+
+    if data.get("understood_as"):
+        print(f"(read as: {data['understood_as']})")
     if not data["answers"]:
         print(NOT_FOUND)
     for i, a in enumerate(data["answers"], 1):
@@ -175,10 +212,38 @@ def cmd_ask(args) -> int:
             print(f"   in: {a['context']['text']}{dated}")
         for c in a["citations"]:
             print(f"   [{c['source']} {c['start']}:{c['end']}] {c['quote']}")
-    print("\nPassages:")
-    for p in data["passages"]:
-        print(f"  {p['score']:.3f} {p['source']} {p['start']}:{p['end']}  {p['cleaned'][:80]!r}")
-    return EXIT_OK
+
+
+def cmd_chat(args) -> int:
+    """An interactive conversation: each question is read with the ones before it."""
+    from rag.pipeline import QuestionError
+
+    answers, questions, texts = _Answers(args), [], []
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("Ask a question (follow-ups use the conversation); /reset starts over, /quit or Ctrl+D ends.")
+    while True:
+        try:
+            line = input("> " if interactive else "")
+        except EOFError:
+            return EXIT_OK
+        line = line.strip()
+        if line in ("/quit", "/exit"):
+            return EXIT_OK
+        if line == "/reset":
+            questions, texts = [], []
+            print("(new conversation)")
+            continue
+        if not line:
+            continue
+        try:
+            data = answers.ask(line, questions, texts)
+        except QuestionError as exc:
+            log.error("%s", exc)
+            continue
+        print_answer(data)
+        questions.append(line)
+        texts.append(data["answers"][0]["text"] if data["answers"] else "")
 
 
 def cmd_search(args) -> int:
@@ -260,6 +325,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--top-k", type=int, default=None, help="passages to retrieve (default 5)")
     s.add_argument("--json", action="store_true", help="print the answer as JSON")
     s.add_argument("--reader", choices=["neural", "sentence"], default=None, help="reader to use")
+    s.add_argument("--in-process", action="store_true",
+                   help="load the index and models here even when `rag serve` is running over this index")
+
+    s = verb("chat", cmd_chat, "A conversation in the terminal: follow-up questions are read with the earlier "
+                               "ones (/reset starts over).")
+    s.add_argument("--top-k", type=int, default=None, help="passages to retrieve (default 5)")
     s.add_argument("--in-process", action="store_true",
                    help="load the index and models here even when `rag serve` is running over this index")
 

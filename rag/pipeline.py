@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.answer.assemble import Answer, assemble
 from rag.answer.quotes import QuoteMatch, find_quote, lookup_request, lookup_spans
 from rag.config import Config
+from rag.conversation.followup import TURNS_BACK, Turn, resolve
 from rag.errors import InputError
 from rag.index.store import LEXICAL_TOKENS, Index, current_generation, current_manifest, load_index
 from rag.ingest.documents import title_of
 from rag.reader.base import make_reader
 from rag.retrieval.retriever import Filters, Passage, Retriever
+from rag.text.crosslingual import anchor_question
+from rag.text.language import CJK
 
 log = logging.getLogger(__name__)
 
 NOT_FOUND = "Not found in the documents."
+MAX_HISTORY = 12  # earlier turns of a conversation read for a follow-up (the newest)
 
 
 class QuestionError(InputError):
@@ -35,11 +41,16 @@ class Result:
     answers: list[Answer]
     passages: list[Passage]
     timings_ms: dict = field(default_factory=dict)
+    understood_as: str | None = None  # a follow-up as it was read, completed from the history
 
     def to_json(self) -> dict:
         """The batch contract's object (README, "Batch contract")."""
-        return dict(question=self.question, answers=[a.to_json() for a in self.answers],
-                    passages=[p.to_json() for p in self.passages])
+        return dict(question=self.question, understood_as=self.understood_as,
+                    answers=[a.to_json() for a in self.answers], passages=[p.to_json() for p in self.passages])
+
+    def turn(self) -> Turn:
+        """This exchange as an earlier turn of a conversation."""
+        return Turn(self.question, self.answers[0].text if self.answers else "", self.understood_as)
 
 
 @dataclass(frozen=True)
@@ -123,9 +134,18 @@ class QA:
         self.reader.warm_up()
         return self
 
-    def run(self, question: str, top_k: int | None = None, filters: Filters | None = None) -> Result:
+    def run(self, question: str, top_k: int | None = None, filters: Filters | None = None,
+            history: Sequence[str | Turn] = (), answers: Sequence[str | None] | None = None) -> Result:
+        """Answer ``question``; with ``history`` (the conversation's earlier questions, earliest
+        first, and optionally their ``answers``' texts) a follow-up is completed from it first."""
         question = validate_question(question, self.cfg.max_question_chars)
         self.refresh()
+        turns = self.conversation(history, answers, top_k, filters)
+        understood = self.understand(question, turns)
+        result = self._answer(understood or question, top_k, filters)
+        return Result(question, result.answers, result.passages, result.timings_ms, understood)
+
+    def _answer(self, question: str, top_k: int | None, filters: Filters | None) -> Result:
         retriever, index = self._retriever, self._index
         timings = {}
         t0 = time.perf_counter()
@@ -140,6 +160,45 @@ class QA:
         timings.update(retrieval=round(1000 * (t1 - t0) - timings.get("embedding", 0.0), 1),
                        reading=round(1000 * (t2 - t1), 1))
         return Result(question, answers, passages, timings)
+
+    def conversation(self, history: Sequence[str | Turn], answers: Sequence[str | None] | None = None,
+                     top_k: int | None = None, filters: Filters | None = None) -> list[Turn]:
+        """The earlier turns, each read as it was understood and with its answer: the given one, else
+        computed for the last few turns (those a follow-up can refer to)."""
+        history = list(history or ())[-MAX_HISTORY:]
+        answers = list(answers or ())[-len(history):] if history else []
+        turns: list[Turn] = []
+        for i, item in enumerate(history):
+            turn = item if isinstance(item, Turn) else Turn(validate_question(item, self.cfg.max_question_chars))
+            if turn.answer is None and i < len(answers) and answers[i] is not None:
+                turn = Turn(turn.question, str(answers[i]), turn.understood)
+            understood = turn.understood or self.understand(turn.question, turns)
+            answer = turn.answer
+            if answer is None and i >= len(history) - TURNS_BACK:
+                found = self._answer(understood or turn.question, top_k, filters).answers
+                answer = found[0].text if found else ""
+            turns.append(Turn(turn.question, answer, understood))
+        return turns
+
+    def understand(self, question: str, turns: Sequence[Turn]) -> str | None:
+        """``question`` completed from ``turns`` (``rag.conversation.followup``); None: it stands alone."""
+        return resolve(question, turns, similar=self._similar, native=self._native) if turns else None
+
+    def _similar(self, text: str, options: list[str]) -> list[float]:
+        """e5's cosine of ``text`` with each option (which word an elliptical question replaces)."""
+        vectors = self._retriever.embedder.queries([text] + options, fields=("e5",))["e5"]
+        return [float(v) for v in vectors[1:] @ vectors[0]]
+
+    def _native(self, name: str) -> str | None:
+        """A Latin-script name in the characters the documents write it in (for a Chinese follow-up),
+        from the passages that name it; None when none does."""
+        for p in self._retriever.run(name, 8):
+            if not CJK.search(p.chunk.text):
+                continue
+            written = anchor_question(name, p.chunk.text, "names")
+            if written != name and not re.search(r"[A-Za-z]", written):
+                return written
+        return None
 
     def find_quote(self, fragment: str, limit: int = 5) -> list[QuoteMatch]:
         """Where ``fragment`` comes from (see ``rag.answer.quotes``), best first."""

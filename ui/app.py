@@ -34,7 +34,8 @@ CSS = (".passage {border-left: 3px solid #bbb; padding-left: 8px; margin-bottom:
        "#context .doctext {max-height: 420px; overflow-y: auto; white-space: pre-wrap; line-height: 1.6; "
        "border: 1px solid #ddd; border-radius: 6px; padding: 8px} "
        "#context .docname {font-weight: 600; margin-bottom: 4px} "
-       "a.cite {font-weight: 600; text-decoration: none} #cite-target {display: none}")
+       "a.cite {font-weight: 600; text-decoration: none} #cite-target {display: none} "
+       ".read-as {color: #666; font-style: italic}")
 # Citation links in the chat open the cited place in the document view (through a hidden box
 # whose change event the app listens to); the marked answer is scrolled into view.
 JS = """() => {
@@ -66,29 +67,38 @@ def build_app(qa: QA) -> gr.Blocks:
     """Lay out the app around a warmed-up ``QA``."""
 
     def ask_json(question: str, top_k: int = 5, documents: list[str] | None = None,
-                 languages: list[str] | None = None) -> dict:
-        """Answer a question; the same JSON as ``rag ask --json``."""
+                 languages: list[str] | None = None, history: list[str] | None = None,
+                 answers: list[str | None] | None = None) -> dict:
+        """Answer a question, a follow-up of ``history`` (earlier questions, earliest first; ``answers``:
+        their answers' texts, computed when missing); the same JSON as ``rag ask --json``."""
         try:
             filters = Filters(frozenset(documents or ()), frozenset(languages or ()))
-            return qa.run(question, int(top_k or 5), filters).to_json()
+            return qa.run(question, int(top_k or 5), filters, history=history or (), answers=answers).to_json()
         except QuestionError as exc:
-            return dict(question=question, answers=[], passages=[], error=str(exc))
+            return dict(question=question, understood_as=None, answers=[], passages=[], error=str(exc))
 
     def search_json(text: str, limit: int = 5) -> dict:
         """Find where a fragment comes from; the same JSON as ``rag search --json``."""
         matches = qa.find_quote(text, limit=int(limit or 5)) if text.strip() else []
         return dict(query=text, matches=[m.to_json() for m in matches])
 
-    def respond(message, history, docs, langs, top_k):
-        result = ask_json(message, top_k, docs, langs)
+    def respond(message, history, turns, docs, langs, top_k):
+        """One turn of the tab's conversation: ``turns`` holds its questions and answers' texts."""
+        turns = turns or {"questions": [], "answers": []}
+        result = ask_json(message, top_k, docs, langs, turns["questions"], turns["answers"])
         if "error" in result:  # a question that cannot be asked: nothing is added to the chat, it stays to be edited
             gr.Warning(result["error"])
-            return history, gr.update(), gr.update(), gr.update(), gr.update()
+            return history, gr.update(), gr.update(), gr.update(), gr.update(), turns
         history = list(history or []) + [{"role": "user", "content": render.esc(message)},
                                          {"role": "assistant", "content": render.answer_markdown(result)}]
+        turns = {"questions": turns["questions"] + [message],
+                 "answers": turns["answers"] + [result["answers"][0]["text"] if result["answers"] else ""]}
         choices = render.citation_choices(result)
         return (history, "", render.passages_html(result),
-                gr.update(choices=choices, value=choices[0][1] if choices else None), result)
+                gr.update(choices=choices, value=choices[0][1] if choices else None), result, turns)
+
+    def new_conversation():
+        return [], "", "", gr.update(choices=[], value=None), {}, {"questions": [], "answers": []}, ""
 
     def show_citation(value):
         place = render.parse_citation(value)
@@ -137,12 +147,15 @@ def build_app(qa: QA) -> gr.Blocks:
         gr.Markdown("# Ask your documents\nAnswers are exact words from the sources, with citations. "
                     "Ask in English, 中文 or Bahasa Indonesia.")
         last = gr.State({})
+        turns = gr.State({"questions": [], "answers": []})  # this tab's conversation (gr.State: per tab)
         with gr.Tab("Ask"):
             with gr.Row():
                 with gr.Column(scale=3):
                     chat = gr.Chatbot(label="Answers", height=480, elem_id="chat")
                     box = gr.Textbox(label="Question", placeholder="Ask a question…", elem_id="question")
-                    send = gr.Button("Ask", variant="primary", elem_id="ask")
+                    with gr.Row():
+                        send = gr.Button("Ask", variant="primary", elem_id="ask", scale=3)
+                        restart = gr.Button("New conversation", elem_id="new-conversation", scale=1)
                     gr.Examples(EXAMPLES, inputs=[box], label="Examples")
                 with gr.Column(scale=2):
                     docs = gr.Dropdown(render.document_choices(documents), multiselect=True,
@@ -154,9 +167,10 @@ def build_app(qa: QA) -> gr.Blocks:
                     context = gr.HTML(label="In the document", elem_id="context")
                     target = gr.Textbox(elem_id="cite-target", show_label=False, container=False)
                     sources = gr.HTML(label="Retrieved passages", elem_id="sources")
-            outputs = [chat, box, sources, cites, last]
-            send.click(respond, [box, chat, docs, langs, top_k], outputs, api_visibility="private")
-            box.submit(respond, [box, chat, docs, langs, top_k], outputs, api_visibility="private")
+            outputs = [chat, box, sources, cites, last, turns]
+            send.click(respond, [box, chat, turns, docs, langs, top_k], outputs, api_visibility="private")
+            box.submit(respond, [box, chat, turns, docs, langs, top_k], outputs, api_visibility="private")
+            restart.click(new_conversation, None, outputs + [context], api_visibility="private")
             cites.change(show_citation, [cites], [context], api_visibility="private")
             target.change(open_citation, [target], [context, cites], api_visibility="private")
         with gr.Tab("Quote finder"):

@@ -52,8 +52,18 @@ def highlighted_quote(quote_: str, lo: int, hi: int) -> str:
     return f"{esc(quote_[:lo])}<mark>{esc(quote_[lo:hi])}</mark>{esc(quote_[hi:])}"
 
 
+def understood_markdown(result: dict) -> str:
+    """How a follow-up was read ("Read as: …"), or nothing for a question read as asked."""
+    return f"<span class='read-as'>Read as: {esc(result['understood_as'])}</span>\n\n" if result.get("understood_as") else ""
+
+
 def answer_markdown(result: dict) -> str:
-    """A chat reply: the answer in bold with its confidence, then numbered, clickable citations."""
+    """A chat reply: how a follow-up was read, the answer in bold with its confidence, then numbered,
+    clickable citations."""
+    return understood_markdown(result) + _answers_markdown(result)
+
+
+def _answers_markdown(result: dict) -> str:
     answers = result.get("answers", [])
     if not answers:
         lines = [NOT_FOUND]

@@ -1,0 +1,1 @@
+"""Conversation: follow-up questions completed from the turns before them."""
