@@ -94,6 +94,22 @@ def cmd_eval_open(args) -> int:
     return 0
 
 
+def cmd_eval_dialogues(args) -> int:
+    from rag_train.dialogues import DIALOGUES, run
+
+    report = run(config_from_args(args), args.data, args.file or DIALOGUES)
+    if args.json:
+        emit(report)
+        return 0
+    for name, row in report["followups"].items():
+        log.info("%-22s n=%3d  with history %.3f  alone %.3f  written out %.3f  read as written %.3f", name,
+                 row["n"], row["history"], row["alone"], row["ceiling"], row["read_as_full"])
+    s = report["standalone"]
+    log.info("stand-alone questions after an unrelated conversation: %d, read and answered unchanged %.3f",
+             s["n"], s["unchanged"])
+    return 0
+
+
 def register(verb) -> None:
     """Add the training verbs to the ``rag`` command (``verb`` is ``rag.cli``'s verb factory)."""
     data_help = "folder with the SQuAD-format training files (e.g. ../shared/qa-train)"
@@ -146,6 +162,12 @@ def register(verb) -> None:
     s.add_argument("--passages", type=int, default=60, help="FacQA held-out passages to sample")
     s.add_argument("--work", type=Path, default=None, help="keep the collection and its index here")
     s.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    s = verb("eval-dialogues", cmd_eval_dialogues, "Conversation evaluation: follow-up questions of hand-written "
+             "dialogues asked with their history, alone and written out (data/dialogues).")
+    s.add_argument("--data", type=Path, required=True, help="the training-data folder (SQuAD-format files)")
+    s.add_argument("--file", type=Path, default=None, help="dialogues (JSONL; default data/dialogues/dialogues.jsonl)")
+    s.add_argument("--json", action="store_true", help="print the report as JSON, a row per follow-up")
 
     s = verb("fit-scorer", cmd_fit_scorer, "Fit the retrieval fusion and then the answer scorer on held-out articles "
                                            "run through retrieval and the reader; writes the fusion into "

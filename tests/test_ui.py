@@ -163,6 +163,26 @@ def test_citation_link_opens_the_cleaned_document_at_the_answer(page):
     assert "#" not in page.url, "the link did not navigate"
 
 
+def test_a_follow_up_shows_how_it_was_read_and_new_conversation_starts_over(page):
+    ask(page, "What did Li Lei do after leaving ByteDance?")
+    reply = ask(page, "Which university did he join?")
+    assert "Read as: Which university did Li Lei join?" in reply.inner_text()
+    page.click("#new-conversation")
+    page.wait_for_function("document.querySelectorAll('#chat [data-testid=\"bot\"]').length === 0", timeout=30_000)
+    again = ask(page, "Which university did he join?")
+    assert "Read as" not in again.inner_text(), "a new conversation has no earlier turns"
+
+
+def test_the_api_takes_the_conversation(server):
+    from gradio_client import Client
+
+    data = Client(server, verbose=False).predict("Which university did he join?", 5, [], [],
+                                                 ["Who is the director of ByteDance AI Labs?"], ["Li Lei"],
+                                                 api_name="/ask")
+    assert data["understood_as"] == "Which university did Li Lei join?"
+    assert data["answers"]
+
+
 def test_off_topic_question_is_not_found(page):
     reply = ask(page, "What is the boiling point of tungsten in kelvin?")
     assert "Not found in the documents" in reply.inner_text()

@@ -46,15 +46,21 @@ class Turn:
         return self.understood or self.question
 
 
-ANY = "any"
-_WANTS = {PERSON: (PERSON, EITHER), THING: (THING, EITHER), ANY: (PERSON, THING, EITHER)}
+ANY, PLACE, PHRASE = "any", "place", "phrase"  # PHRASE: a Chinese noun phrase an ellipsis may replace  # what a referring word may take; "there" takes a thing, never an unsure name
+# a person's word takes the subject when its name may be a person's; "it" and "there" look for a sure
+# thing first (the subject "Tesla" may be a person: "it" after "In which village was Tesla born?" is the village)
+_STRICT = {PERSON: (PERSON, EITHER), THING: (THING,), PLACE: (THING,), ANY: (PERSON, THING, EITHER)}
+_WANTS = {PERSON: (PERSON, EITHER), THING: (THING, EITHER), PLACE: (THING,), ANY: (PERSON, THING, EITHER)}
 
 # ---- referring words, by language ---------------------------------------------------------
 _EN_PRONOUN = re.compile(r"\b(he|him|his|she|her|hers|it|its|they|them|their|there)\b", re.I)
 _EN_KIND = {"he": PERSON, "him": PERSON, "his": PERSON, "she": PERSON, "her": PERSON, "hers": PERSON,
-            "it": THING, "its": THING, "they": ANY, "them": ANY, "their": ANY, "there": THING}
+            "it": THING, "its": THING, "they": ANY, "them": ANY, "their": ANY, "there": PLACE}
+# pronouns of one gender never take a referent a pronoun of the other took (his marriage to her)
+_GENDER = {"he": "m", "him": "m", "his": "m", "他": "m", "she": "f", "her": "f", "hers": "f", "她": "f"}
 _EN_POSSESSIVE = {"his", "hers", "its", "their"}
-_EN_NOT_AFTER_HER = frozenset("in at to for with from as after before about by on and or than".split())
+_EN_NOT_AFTER_HER = frozenset("in at to for with from as after before about by on and or than set was is did do "
+                              "does has have had become became get got make made say said".split())
 _EN_EXISTENTIAL = re.compile(r"\bthere\s+(?:is|are|was|were|be|been|exist|remain)\b|"
                              r"\b(?:is|are|was|were)\s+there\b", re.I)
 _EN_DEMONSTRATIVE = re.compile(
@@ -66,8 +72,10 @@ _ID_PRONOUN = re.compile(r"\b(dia|ia|beliau|mereka)\b", re.I)
 _ID_KIND = {"dia": PERSON, "ia": PERSON, "beliau": PERSON, "mereka": ANY}
 _ID_DEMONSTRATIVE = re.compile(
     r"\b(perusahaan|universitas|lembaga|laboratorium|lab|institut|organisasi|tim|kota|negara|tempat|orang|"
-    r"ilmuwan|profesor|peneliti|tokoh)\s+(?:tersebut|itu)\b", re.I)
+    r"ilmuwan|profesor|peneliti|tokoh|dinasti|kerajaan|kekaisaran|partai|suku|desa|pulau|produk|proyek)\s+"
+    r"(?:tersebut|itu)\b", re.I)
 _ID_NYA = re.compile(r"\b([a-z]{3,})nya\b", re.I)
+_ID_THERE = re.compile(r"\b(?:di|ke|dari) (?:sana|situ)\b", re.I)
 # words that end in -nya without a possessor ("hanya" only, "sebelumnya" before)
 _ID_NYA_WORDS = frozenset(
     "hanya punya sebelumnya sesudahnya setelahnya selanjutnya berikutnya lainnya biasanya akhirnya sebenarnya "
@@ -80,7 +88,7 @@ _ZH_DEMONSTRATIVE = re.compile(
     r"(?:该|該|这|這|那|此)(?:一|个|個|家|所|位|名|间|間)?(公司|企业|企業|集团|集團|实验室|實驗室|大学|大學|学校|學校|"
     r"高校|机构|機構|研究院|部门|部門|团队|團隊|城市|国家|國家|地方|人|科学家|科學家|教授|学者|學者)|"
     r"(那里|那裡|那儿|那兒|该校|該校)")
-_ZH_PLACE = {"那里", "那裡", "那儿", "那兒", "该校", "該校"}
+_EN_PREPOSITION = re.compile(r"\b(?:in|at|to|from|into|near|of)\s*$", re.I)
 
 # ---- ellipsis and bare question words -------------------------------------------------------
 _LEADING = re.compile(r"^\s*(?:and|but|so|also|then|dan|lalu|terus|kemudian|那么|那麼|那|还有|還有|另外)[\s,，]*",
@@ -93,13 +101,16 @@ _QUESTION_WORD = re.compile(
     r"^(?:what|which|who|whom|whose|when|where|why|how|is|are|was|were|do|does|did|can|has|have|"
     r"apa|apakah|siapa|kapan|mengapa|kenapa|bagaimana|berapa|dimana|di mana|ke mana)\b", re.I)
 _EN_BARE = re.compile(r"^\s*(?:and\s+)?(when|where|why|how|how long|how many|how much|who|which year|"
-                      r"in which year|what year)\s*[?？]?\s*$", re.I)
+                      r"in which year|what year|in what year)\s*[?？]?\s*$", re.I)
 _ID_BARE = re.compile(r"^\s*(?:dan\s+|lalu\s+)?(kapan|di ?mana|mengapa|kenapa|bagaimana|berapa lama|berapa|"
                       r"siapa|tahun berapa)\s*[?？]?\s*$", re.I)
 _ZH_BARE = re.compile(r"^\s*(?:那|那么|那麼)?(什么时候|什麼時候|为什么|為什麼|在哪里|在哪裡|哪里|哪裡|哪一年|哪年|多久|"
                       r"怎么样|怎麼樣|谁|誰)\s*[?？]?\s*$")
 _EN_WH_PHRASE = re.compile(r"^\s*(?:(?:which|what|whose|how)\s+(?!(?:did|does|do|is|was|are|were|has|have|had|can|"
                            r"could|will|would)\b)\w+|what|which|who|whom|when|where|why|how)\s+", re.I)
+_ASKS_SUBJECT = re.compile(r"\s*(?:who(?!\s+(?:did|does|do|is|was|are|were|has|have|had|will|would|can|could)\b)|"
+                           r"siapa(?:kah)?\s+yang\b|[谁誰])", re.I)
+_AUXILIARY = re.compile(r"(?:did|does|do|is|was|are|were|has|have|had|can|could|will|would)\b", re.I)
 _ID_WH = re.compile(r"\b(?:apa|apakah|siapa|kapan|mengapa|kenapa|bagaimana|berapa|di ?mana)\b\s*", re.I)
 _ZH_WH = re.compile(r"哪一?[个個家所位年间間]?|什么时候|什麼時候|什么|什麼|谁|誰|为什么|為什麼|多久|多少|几|幾")
 _STOP = frozenset(
@@ -107,6 +118,7 @@ _STOP = frozenset(
     "whose when where why how that this it its his her he she they their there after before about as into "
     "yang dan di ke dari apa siapa kapan mengapa bagaimana berapa dengan untuk pada dalam adalah ini itu "
     "sebagai oleh atau".split())
+_NUMBER = re.compile(r"\d[\d,.]*\s*(?:年|月|日|号|號)?(?:\s*\d+\s*(?:月|日|号|號))*")
 _LATIN_WORD = re.compile(r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ'’-]*")
 
 
@@ -114,23 +126,46 @@ def is_chinese(text: str) -> bool:
     return cjk_share(text) > 0.3
 
 
-def _candidates(turns: Sequence[Turn]) -> list[Mention]:
-    """Entities the turns name, most recent turn first: its answer (when it is an entity), its
-    question's subject, then the question's other names."""
-    out = []
-    for turn in reversed(list(turns)[-TURNS_BACK:]):
-        kind = answer_kind(turn.read, turn.answer or "")
-        if kind is not None:
-            text = turn.answer.strip()
-            named = mentions(text)
-            out.append(Mention(text, 0, len(text), named[0].kind if len(named) == 1 and named[0].text == text
-                               and named[0].kind != EITHER else kind))
-        out += mentions(turn.read)
-    return out
+def _candidates(turn: Turn) -> list[Mention]:
+    """Entities a turn names, in the order a pronoun looks at them: its question's subject (its first
+    name), its answer (when it is an entity), then the question's other names."""
+    named = mentions(turn.read)
+    kind = answer_kind(turn.read, turn.answer or "")
+    if kind is None:
+        return named
+    answer = Mention(turn.answer.strip(), 0, len(turn.answer.strip()), kind)
+    # "Who founded Aibee?": the answer is the subject
+    return [answer] + named if _ASKS_SUBJECT.match(turn.read) else named[:1] + [answer] + named[1:]
 
 
-def _pick(candidates: list[Mention], wanted: str) -> Mention | None:
-    return next((m for m in candidates if m.kind in _WANTS[wanted]), None)
+def _gendered(turn: Turn) -> dict[str, set[str]]:
+    """The names a turn's he- or she-words were read as (those its reading adds to its question)."""
+    if not turn.understood:
+        return {}
+    words = {_GENDER[w.lower()] for w in re.findall(r"\b\w+\b|[他她]", turn.question) if w.lower() in _GENDER}
+    added = {m.text for m in mentions(turn.understood)} - {m.text for m in mentions(turn.question)}
+    return {g: added for g in words} if len(words) == 1 else {}
+
+
+def _pick(turns: Sequence[Turn], wanted: str, gender: str | None, taken: dict[str, str]) -> Mention | None:
+    """The referent of a word wanting ``wanted``: the most recent turn's first entity of exactly
+    that kind, else its first that may be of it; then earlier turns. A gendered word keeps the name
+    the previous turn's word of its gender took, and never takes one the other gender took."""
+    other = {"m": "f", "f": "m"}.get(gender or "")
+    for n, turn in enumerate(reversed(list(turns)[-TURNS_BACK:])):
+        cands = _candidates(turn)
+        if gender and n == 0:
+            previous = _gendered(turn)
+            kept = [m for m in cands if m.text in previous.get(gender, ())]
+            excluded = previous.get(other, set()) | ({taken[other]} if other in taken else set())
+            cands = kept + [m for m in cands if m.text not in excluded and m not in kept]
+        elif other in taken:
+            cands = [m for m in cands if m.text != taken[other]]
+        for kinds in (_STRICT[wanted], _WANTS[wanted]):
+            found = next((m for m in cands if m.kind in kinds), None)
+            if found is not None:
+                return found
+    return None
 
 
 def _own_before(question: str, at: int, wanted: str) -> bool:
@@ -151,7 +186,7 @@ def _anaphors(question: str) -> list[tuple[int, int, str, str]]:
         if word == "her":
             following = re.match(r"\s+([A-Za-z']+)", question[m.end():])
             form = "possessive" if following and following.group(1).lower() not in _EN_NOT_AFTER_HER else "name"
-        out.append((m.start(), m.end(), _EN_KIND[word], form))
+        out.append((m.start(), m.end(), _EN_KIND[word], form + "|" + _GENDER.get(word, "")))
     for m in _EN_DEMONSTRATIVE.finditer(question):
         out.append((m.start(), m.end(), PERSON if m.group(1).lower() in _PERSON_NOUNS else THING, "phrase"))
     for m in _ID_PRONOUN.finditer(question):
@@ -159,17 +194,21 @@ def _anaphors(question: str) -> list[tuple[int, int, str, str]]:
     for m in _ID_DEMONSTRATIVE.finditer(question):
         kind = PERSON if m.group(1).lower() in _PERSON_NOUNS else THING
         out.append((m.start(), m.end(), kind, "noun:" + m.group(1)))
-    for m in _ID_NYA.finditer(question):
-        if m.group(0).lower() not in _ID_NYA_WORDS:
-            out.append((m.start(), m.end(), ANY, "noun:" + m.group(1)))
+    for m in _ID_THERE.finditer(question):
+        out.append((m.start(), m.end(), PLACE, "place:" + m.group().split()[0]))
+    if all(form.startswith("place:") for _, _, _, form in out):
+        # -nya beside another referring word is that word's referent again ("dia … saudaranya")
+        for m in _ID_NYA.finditer(question):
+            if m.group(0).lower() not in _ID_NYA_WORDS:
+                out.append((m.start(), m.end(), ANY, "noun:" + m.group(1)))
     for m in _ZH_DEMONSTRATIVE.finditer(question):
         noun = m.group(1) or ""
-        kind = PERSON if noun in _PERSON_NOUNS else THING
-        out.append((m.start(), m.end(), kind, "phrase"))
+        out.append((m.start(), m.end(), PERSON if noun in _PERSON_NOUNS else THING if noun else PLACE, "phrase"))
     taken = [(s, e) for s, e, _, _ in out]
     for m in _ZH_PRONOUN.finditer(question):
         if not any(s <= m.start() < e for s, e in taken):
-            out.append((m.start(), m.end(), _ZH_KIND[m.group()[0]] if len(m.group()) == 1 else ANY, "name"))
+            word = m.group()
+            out.append((m.start(), m.end(), _ZH_KIND[word[0]] if len(word) == 1 else ANY, "name|" + _GENDER.get(word, "")))
     return sorted(out)
 
 
@@ -181,25 +220,31 @@ def _in_script(name: str, question: str, native: Native | None) -> str:
     return name
 
 
-def _substitute(question: str, anaphors, candidates: list[Mention], native: Native | None) -> str | None:
-    out, pos, changed, chosen = [], 0, False, {}
+def _substitute(question: str, anaphors, turns: Sequence[Turn], native: Native | None) -> str | None:
+    out, pos, taken, chosen = [], 0, {}, {}
     for start, end, kind, form in anaphors:
+        form, _, gender = form.partition("|")
         if start < pos or _own_before(question, start, kind):
             continue
-        referent = chosen.get(kind) or _pick(candidates, kind)
+        key = gender or kind
+        referent = chosen.get(key) or _pick(turns, kind, gender or None, taken)
         if referent is None:
             continue
-        chosen[kind] = referent
+        chosen[key] = referent
+        if gender:
+            taken[gender] = referent.text
         name = _in_script(referent.text, question, native)
         if form == "possessive":
             name += "'s"  # possessives are English: 他的 keeps its 的, -nya is a "noun" form
-        elif form.startswith("noun:"):
-            name = f"{form[5:]} {name}"
-        elif not CJK.search(name) and is_chinese(question):
+        elif form.startswith(("noun:", "place:")):
+            name = f"{form.split(':', 1)[1]} {name}"
+        elif kind == PLACE and not CJK.search(question) and not _EN_PREPOSITION.search(question[:start]):
+            name = f"in {name}"  # "work for him there" → "work for him in New York City"
+        if not CJK.search(name) and is_chinese(question):
             name = f" {name} "
         out += [question[pos:start], name]
-        pos, changed = end, True
-    if not changed:
+        pos = end
+    if not chosen:
         return None
     return re.sub(r"\s{2,}", " ", "".join(out) + question[pos:]).strip()
 
@@ -209,7 +254,7 @@ def _slots(text: str) -> tuple[list[tuple[int, int, str]], list[tuple[int, int, 
     (start, end, kind); and its other content words."""
     named = [(m.start, m.end, m.kind) for m in mentions(text)]
     if CJK.search(text):
-        named += [(s, e, EITHER) for s, e, _ in noun_phrases(text)
+        named += [(s, e, PHRASE) for s, e, _ in noun_phrases(text)
                   if not any(a < e and s < b for a, b, _ in named)]
     words = [(m.start(), m.end(), EITHER) for m in _LATIN_WORD.finditer(text)
              if m.group().lower() not in _STOP and len(m.group()) >= 3
@@ -224,6 +269,9 @@ def _fill(previous: str, fragment: str, similar: Similar | None, native: Native 
     fragment = re.sub(r"^(?:his|her|its|their|the|他的|她的|它的|其)\s*", "", fragment.strip(), flags=re.I)
     if not fragment:
         return None
+    if _NUMBER.fullmatch(fragment):  # "1958年呢？": the previous question's date or number
+        m = _NUMBER.search(previous)
+        return previous[:m.start()] + fragment + previous[m.end():] if m else None
     own = mentions(fragment)
     kind = own[0].kind if own else EITHER
     named, words = _slots(previous)
@@ -258,6 +306,8 @@ def _bare(question: str, previous: str) -> str | None:
             return rest + "，" + word + "？"
         rest = _EN_WH_PHRASE.sub("", previous, count=1) if pattern is _EN_BARE else _ID_WH.sub("", previous)
         rest = rest.strip().rstrip("?？").strip()
+        if pattern is _EN_BARE and not _AUXILIARY.match(rest):  # "Which pope demanded …" has no "did" to keep
+            return f"{previous.strip().rstrip('?？')} — {word.lower()}?"
         return f"{word[0].upper()}{word[1:]} {rest}?"
     return None
 
@@ -282,5 +332,4 @@ def resolve(question: str, turns: Sequence[Turn], similar: Similar | None = None
                 return filled
     body = _LEADING.sub("", question, count=1)
     body = body[:1].upper() + body[1:] if body[:1].islower() and body != question else body
-    rewritten = _substitute(body, _anaphors(body), _candidates(turns), native)
-    return rewritten
+    return _substitute(body, _anaphors(body), turns, native)
