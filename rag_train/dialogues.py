@@ -143,6 +143,8 @@ def _summary(rows: list[dict]) -> dict:
     for r in rows:
         groups[f"lang {r['lang']}"].append(r)
         groups["switched language" if r["switched"] else "same language"].append(r)
+        if normalize_answer(r["question"]) != normalize_answer(r["full"]):
+            groups["needing the history"].append(r)
     return dict(overall=agg(rows), **{k: agg(v) for k, v in sorted(groups.items())})
 
 
