@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.11.2"
+__version__ = "0.12.0"
 __all__ = ["QA", "Config", "Result", "Filters", "RagError", "ingest"]
 
 _EXPORTS = {
