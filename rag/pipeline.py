@@ -165,8 +165,9 @@ class QA:
                      top_k: int | None = None, filters: Filters | None = None) -> list[Turn]:
         """The earlier turns, each read as it was understood and with its answer: the given one, else
         computed for the last few turns (those a follow-up can refer to)."""
-        history = list(history or ())[-MAX_HISTORY:]
-        answers = list(answers or ())[-len(history):] if history else []
+        history, answers = list(history or ()), list(answers or ())
+        skipped = max(0, len(history) - MAX_HISTORY)  # answers[i] goes with history[i]
+        history, answers = history[skipped:], answers[skipped:]
         turns: list[Turn] = []
         for i, item in enumerate(history):
             turn = item if isinstance(item, Turn) else Turn(validate_question(item, self.cfg.max_question_chars))
