@@ -132,10 +132,10 @@ def _candidates(turn: Turn) -> list[Mention]:
     named = mentions(turn.read)
     kind = answer_kind(turn.read, turn.answer or "")
     if kind is None:
-        return named
+        return list(named)
     answer = Mention(turn.answer.strip(), 0, len(turn.answer.strip()), kind)
     # "Who founded Aibee?": the answer is the subject
-    return [answer] + named if _ASKS_SUBJECT.match(turn.read) else named[:1] + [answer] + named[1:]
+    return [answer, *named] if _ASKS_SUBJECT.match(turn.read) else [*named[:1], answer, *named[1:]]
 
 
 def _gendered(turn: Turn) -> dict[str, set[str]]:

@@ -4,17 +4,16 @@ No named-entity model ships for these languages here, so mentions come from the 
 itself: runs of capitalised words in Latin text ("Li Lei", "ByteDance AI Labs", "UCSB"), and
 in Chinese jieba's part-of-speech tags (``nr`` names a person, ``ns`` / ``nt`` / ``nz`` places
 and organisations) with the noun phrase a question opens with as its subject. A mention is a
-``person`` or a ``thing`` (organisations, places, titles), so "he" and "it" find different ones.
+``person``, a ``thing`` (organisations, places, titles) or either, so "he" and "it" find different ones.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 import re
 from dataclasses import dataclass
 
-from rag.text.language import CJK, fold
+from rag.text.language import CJK, pos_words
 
 PERSON, THING = "person", "thing"
 EITHER = "either"  # a name the script alone does not tell (a Chinese name jieba does not tag as one)
@@ -65,15 +64,6 @@ class Mention:
     kind: str  # PERSON, THING or EITHER
 
 
-@functools.lru_cache(maxsize=1)
-def _posseg():
-    import jieba
-    import jieba.posseg
-
-    jieba.setLogLevel(logging.WARNING)
-    return jieba.posseg
-
-
 def _latin_kind(words: list[str]) -> str:
     """A run with an organisation or place word, or an acronym, is a thing; two or three other
     capitalised words a person's name; a single word could be either."""
@@ -118,17 +108,15 @@ def latin_mentions(text: str) -> list[Mention]:
 def noun_phrases(text: str) -> list[tuple[int, int, str]]:
     """(start, end, first word's tag) of each run of nouns and names in Chinese ``text`` (字节 + 跳动 +
     AI Lab: one phrase until a verb, particle, preposition or question word)."""
-    out, pos = [], 0
-    for w in _posseg().cut(fold(text)):  # folding keeps offsets: the original text's words
-        start, end = pos, pos + len(w.word)
-        pos = end
+    out = []
+    for word, flag, start, end in pos_words(text):
         joins = out and out[-1][1] == start
-        if (not w.word.strip() or w.word in "·・") and joins:  # "AI Lab", "路德维希·普朗特": one phrase
+        if (not word.strip() or word in "·・") and joins:  # "AI Lab", "路德维希·普朗特": one phrase
             out[-1] = (out[-1][0], end, out[-1][2])
-        elif w.flag.startswith(_NP_TAGS) and w.word not in _QUESTION_WORDS_ZH and w.word.strip():
+        elif flag.startswith(_NP_TAGS) and word not in _QUESTION_WORDS_ZH and word.strip():
             # a person's name runs on only into a name (漆远 | 回国); other nouns join (字节 + 跳动)
-            joins = joins and not (out[-1][2].startswith(("nr", "z")) and not w.flag.startswith(("nr", "eng")))
-            out[-1:] = [(out[-1][0], end, out[-1][2])] if joins else out[-1:] + [(start, end, w.flag)]
+            joins = joins and not (out[-1][2].startswith(("nr", "z")) and not flag.startswith(("nr", "eng")))
+            out[-1:] = [(out[-1][0], end, out[-1][2])] if joins else out[-1:] + [(start, end, flag)]
     out = [(s, s + len(text[s:e].rstrip()), flag) for s, e, flag in out]
     return [(s, e, flag) for s, e, flag in out if CJK.search(text[s:e])]
 
@@ -136,12 +124,9 @@ def noun_phrases(text: str) -> list[tuple[int, int, str]]:
 def chinese_mentions(text: str) -> list[Mention]:
     """Names jieba tags in Chinese text (persons ``nr``; places, organisations ``ns nt nz``), and the
     noun phrase the text opens with (its subject: "腾讯优图实验室的负责人是谁" → 腾讯优图实验室)."""
-    out, pos = [], 0
-    for w in _posseg().cut(fold(text)):
-        start, end = pos, pos + len(w.word)
-        pos = end
-        if w.flag.startswith(_PROPER_TAGS) and CJK.search(w.word) and len(w.word) >= 2:
-            out.append(Mention(text[start:end], start, end, PERSON if w.flag.startswith("nr") else THING))
+    out = [Mention(text[start:end], start, end, PERSON if flag.startswith("nr") else THING)
+           for word, flag, start, end in pos_words(text)
+           if flag.startswith(_PROPER_TAGS) and CJK.search(word) and len(word) >= 2]
     phrases = noun_phrases(text)
     if phrases and not text[:phrases[0][0]].strip():
         start, end, flag = phrases[0]
@@ -153,7 +138,8 @@ def chinese_mentions(text: str) -> list[Mention]:
     return out
 
 
-def mentions(text: str) -> list[Mention]:
+@functools.lru_cache(maxsize=4096)  # every pronoun of a follow-up looks at the same turns' names
+def mentions(text: str) -> tuple[Mention, ...]:
     """Every entity ``text`` names, in order of appearance (the first is taken as its subject)."""
     found = latin_mentions(text)
     if CJK.search(text):
@@ -162,7 +148,7 @@ def mentions(text: str) -> list[Mention]:
         found = [m for m in found if not any(z.start <= m.start and m.end <= z.end for z in zh)]
         zh = [z for z in zh if not any(m.start < z.end and z.start < m.end for m in found)]
         found = sorted(found + zh, key=lambda m: m.start)
-    return found
+    return tuple(found)
 
 
 # what a question asks for, when its answer is itself an entity a later turn can refer to (a name

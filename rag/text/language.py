@@ -118,6 +118,20 @@ def _jieba():
     return jieba
 
 
+@functools.lru_cache(maxsize=4096)  # a conversation's turns are read again at every follow-up
+def pos_words(text: str) -> tuple[tuple[str, str, int, int], ...]:
+    """jieba's words of ``text`` with their part-of-speech tags: (folded word, tag, start, end), the
+    offsets into ``text`` (folding keeps its length)."""
+    import jieba.posseg
+
+    _jieba()
+    out, pos = [], 0
+    for w in jieba.posseg.cut(fold(text)):
+        out.append((w.word, w.flag, pos, pos + len(w.word)))
+        pos += len(w.word)
+    return tuple(out)
+
+
 def tokenize(text: str) -> list[str]:
     """Tokens for BM25: jieba words (search mode) for Chinese runs, words elsewhere."""
     tokens = []
