@@ -3,9 +3,10 @@
 A question that leans on earlier turns is rewritten into one that stands alone:
 
 - **pronouns and possessives** (he, his, it, there; 他, 她的, 它, 其, 该公司, 那里; dia, ia, mereka,
-  -nya, "perusahaan tersebut") take the entity they refer to: the previous answer when it is an
-  entity of the pronoun's kind (a person for "he", a thing for "it"), else the previous question's
-  subject, else another entity it names, most recent turn first;
+  -nya, "perusahaan tersebut") take the entity they refer to, most recent turn first: the previous
+  question's subject when it may be of the pronoun's kind (a person for "he", a thing for "it"), else
+  the previous answer when it is such an entity, else another entity the question names ("it" and
+  "there" look for a sure thing first; the answer to "Who founded Aibee?" is that question's subject);
 - **ellipsis** ("And Baidu?", "博士呢？", "Bagaimana dengan Tencent?") is the previous question with
   the fragment in place of the name or word whose replacement changes it least (``similar``: the
   caller's encoder; a name stands in for a name of its kind);
@@ -46,7 +47,9 @@ class Turn:
         return self.understood or self.question
 
 
-ANY, PLACE, PHRASE = "any", "place", "phrase"  # PHRASE: a Chinese noun phrase an ellipsis may replace  # what a referring word may take; "there" takes a thing, never an unsure name
+# what a referring word may take besides PERSON and THING ("there": a thing, never an unsure name);
+# PHRASE marks a Chinese noun phrase an ellipsis may replace
+ANY, PLACE, PHRASE = "any", "place", "phrase"
 # a person's word takes the subject when its name may be a person's; "it" and "there" look for a sure
 # thing first (the subject "Tesla" may be a person: "it" after "In which village was Tesla born?" is the village)
 _STRICT = {PERSON: (PERSON, EITHER), THING: (THING,), PLACE: (THING,), ANY: (PERSON, THING, EITHER)}
@@ -174,8 +177,9 @@ def _own_before(question: str, at: int, wanted: str) -> bool:
 
 
 def _anaphors(question: str) -> list[tuple[int, int, str, str]]:
-    """(start, end, kind, form) of each word that refers back; form "name", "possessive",
-    "noun" (replace the word with noun + name: Indonesian -nya) or "phrase"."""
+    """(start, end, kind, form) of each word that refers back; form "name", "possessive", "phrase"
+    (a demonstrative phrase, replaced whole), "noun:N" (N and the name: Indonesian -nya, "X tersebut")
+    or "place:P" (P and the name: "di sana")."""
     out = []
     existential = [m.span() for m in _EN_EXISTENTIAL.finditer(question)]
     for m in _EN_PRONOUN.finditer(question):
@@ -186,7 +190,7 @@ def _anaphors(question: str) -> list[tuple[int, int, str, str]]:
         if word == "her":
             following = re.match(r"\s+([A-Za-z']+)", question[m.end():])
             form = "possessive" if following and following.group(1).lower() not in _EN_NOT_AFTER_HER else "name"
-        out.append((m.start(), m.end(), _EN_KIND[word], form + "|" + _GENDER.get(word, "")))
+        out.append((m.start(), m.end(), _EN_KIND[word], form))
     for m in _EN_DEMONSTRATIVE.finditer(question):
         out.append((m.start(), m.end(), PERSON if m.group(1).lower() in _PERSON_NOUNS else THING, "phrase"))
     for m in _ID_PRONOUN.finditer(question):
@@ -207,8 +211,7 @@ def _anaphors(question: str) -> list[tuple[int, int, str, str]]:
     taken = [(s, e) for s, e, _, _ in out]
     for m in _ZH_PRONOUN.finditer(question):
         if not any(s <= m.start() < e for s, e in taken):
-            word = m.group()
-            out.append((m.start(), m.end(), _ZH_KIND[word[0]] if len(word) == 1 else ANY, "name|" + _GENDER.get(word, "")))
+            out.append((m.start(), m.end(), _ZH_KIND[m.group()[0]] if len(m.group()) == 1 else ANY, "name"))
     return sorted(out)
 
 
@@ -223,11 +226,11 @@ def _in_script(name: str, question: str, native: Native | None) -> str:
 def _substitute(question: str, anaphors, turns: Sequence[Turn], native: Native | None) -> str | None:
     out, pos, taken, chosen = [], 0, {}, {}
     for start, end, kind, form in anaphors:
-        form, _, gender = form.partition("|")
+        gender = _GENDER.get(question[start:end].lower())
         if start < pos or _own_before(question, start, kind):
             continue
         key = gender or kind
-        referent = chosen.get(key) or _pick(turns, kind, gender or None, taken)
+        referent = chosen.get(key) or _pick(turns, kind, gender, taken)
         if referent is None:
             continue
         chosen[key] = referent
