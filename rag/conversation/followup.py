@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rag.conversation.mentions import EITHER, PERSON, THING, Mention, answer_kind, mentions, noun_phrases
+from rag.text.crosslingual import STOPWORDS
 from rag.text.language import CJK, cjk_share
 
 Similar = Callable[[str, list[str]], list[float]]  # a text against options: one similarity each
@@ -116,11 +117,8 @@ _ASKS_SUBJECT = re.compile(r"\s*(?:who(?!\s+(?:did|does|do|is|was|are|were|has|h
 _AUXILIARY = re.compile(r"(?:did|does|do|is|was|are|were|has|have|had|can|could|will|would)\b", re.I)
 _ID_WH = re.compile(r"\b(?:apa|apakah|siapa|kapan|mengapa|kenapa|bagaimana|berapa|di ?mana)\b\s*", re.I)
 _ZH_WH = re.compile(r"哪一?[个個家所位年间間]?|什么时候|什麼時候|什么|什麼|谁|誰|为什么|為什麼|多久|多少|几|幾")
-_STOP = frozenset(
-    "a an the of in on at to for from by with and or is are was were be been did do does what which who whom "
-    "whose when where why how that this it its his her he she they their there after before about as into "
-    "yang dan di ke dari apa siapa kapan mengapa bagaimana berapa dengan untuk pada dalam adalah ini itu "
-    "sebagai oleh atau".split())
+_STOP = STOPWORDS | frozenset("yang dan di ke dari apa siapa kapan mengapa bagaimana berapa dengan untuk pada dalam "
+                              "adalah ini itu sebagai oleh atau".split())  # English's, and Indonesian's
 _NUMBER = re.compile(r"\d[\d,.]*\s*(?:年|月|日|号|號)?(?:\s*\d+\s*(?:月|日|号|號))*")
 _LATIN_WORD = re.compile(r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ'’-]*")
 
