@@ -6,6 +6,7 @@ The public API::
     qa = QA(Config.from_env(index_dir="index")).warm_up()
     result = qa.run("Who leads the lab?")      # a Result: answers with citations, passages
     result.to_json()                           # the batch contract of `rag ask --json`
+    qa.run("Where did he study?", history=["Who leads the lab?"])  # a follow-up (``Turn``s too)
 
 Errors a user can fix are ``RagError``s (``rag.errors``). Attributes are imported on first
 use, so ``import rag`` stays light.
@@ -16,11 +17,12 @@ from __future__ import annotations
 import importlib
 
 __version__ = "0.12.0"
-__all__ = ["QA", "Config", "Result", "Filters", "RagError", "ingest"]
+__all__ = ["QA", "Config", "Result", "Turn", "Filters", "RagError", "ingest"]
 
 _EXPORTS = {
     "QA": "rag.pipeline",
     "Result": "rag.pipeline",
+    "Turn": "rag.conversation.followup",
     "Config": "rag.config",
     "Filters": "rag.retrieval.retriever",
     "RagError": "rag.errors",

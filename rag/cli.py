@@ -77,13 +77,12 @@ def cmd_migrate(args) -> int:
 
 @dataclass(frozen=True)
 class Request:
-    """One line of ``rag ask --json -``: a question, its id, and the conversation before it."""
+    """One line of ``rag ask --json -``: a question, its id, and the conversation before it (``Turn``s)."""
 
     question: str | None
     error: str | None = None
     id: object = None
-    history: tuple[str, ...] = ()
-    answers: tuple[str | None, ...] | None = None
+    history: tuple = ()
 
 
 def _strings(value, name: str, n: int, nullable: bool = False) -> tuple:
@@ -94,21 +93,24 @@ def _strings(value, name: str, n: int, nullable: bool = False) -> tuple:
 
 def batch_lines(stream):
     """A ``Request`` for each line of a byte stream (a question, or a JSON object with ``question``
-    and optional ``id``, ``history`` and ``answers``)."""
+    and optional ``id``, ``history`` and ``answers``; an answer not given is computed)."""
+    from rag.conversation.followup import Turn
+
     for n, raw in enumerate(stream, 1):
         try:
             line = raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError:
             yield Request(None, f"line {n} is not valid UTF-8")
             continue
-        qid, history, answers = None, (), None
+        qid, history = None, ()
         if line.lstrip().startswith("{"):
             try:
                 obj = json.loads(line)
                 line, qid = obj.get("question", ""), obj.get("id")
-                history = _strings(obj.get("history", []), "history", n)
-                if obj.get("answers") is not None:
-                    answers = _strings(obj["answers"], "answers", n, nullable=True)
+                questions = _strings(obj.get("history", []), "history", n)
+                given = obj.get("answers")
+                answers = () if given is None else _strings(given, "answers", n, nullable=True)
+                history = tuple(Turn(q, answers[i] if i < len(answers) else None) for i, q in enumerate(questions))
             except (ValueError, AttributeError) as exc:
                 message = str(exc) if str(exc).startswith("line ") else f"line {n} looks like JSON but does not parse"
                 yield Request(None, message, qid)
@@ -116,7 +118,7 @@ def batch_lines(stream):
         if not isinstance(line, str) or not line.strip():
             yield Request(None, f"line {n} is empty; give one question per line", qid)
             continue
-        yield Request(line, None, qid, history, answers)
+        yield Request(line, None, qid, history)
 
 
 class _Answers:
@@ -149,13 +151,14 @@ class _Answers:
             self.qa = _qa(self.args, warm)
         return self.qa
 
-    def ask(self, question: str, history=(), answers=None) -> dict:
+    def ask(self, question: str, history=()) -> dict:
+        """``question`` answered as a follow-up of ``history`` (``Turn``s, earliest first)."""
         from rag.pipeline import QuestionError
 
-        out = self._remote("ask", question, self.args.top_k or self.cfg.top_k, [], [], list(history),
-                           None if answers is None else list(answers))
-        if out is None:
-            return self._local().run(question, self.args.top_k, history=history, answers=answers).to_json()
+        out = self._remote("ask", question, self.args.top_k or self.cfg.top_k, [], [],
+                           [t.question for t in history], [t.answer for t in history])
+        if out is None:  # in-process, earlier readings are passed as they were
+            return self._local().run(question, self.args.top_k, history=history).to_json()
         if "error" in out:
             raise QuestionError(out["error"])
         return out
@@ -177,7 +180,7 @@ def cmd_ask(args) -> int:
             out, error = dict(question=request.question, understood_as=None, answers=[], passages=[]), request.error
             if error is None:
                 try:
-                    out = answers.ask(request.question, request.history, request.answers)
+                    out = answers.ask(request.question, request.history)
                 except QuestionError as exc:
                     error = str(exc)
             if error is not None:
@@ -216,9 +219,10 @@ def print_answer(data: dict) -> None:
 
 def cmd_chat(args) -> int:
     """An interactive conversation: each question is read with the ones before it."""
+    from rag.conversation.followup import Turn
     from rag.pipeline import QuestionError
 
-    answers, questions, texts = _Answers(args), [], []
+    answers, turns = _Answers(args), []
     interactive = sys.stdin.isatty()
     if interactive:
         print("Ask a question (follow-ups use the conversation); /reset starts over, /quit or Ctrl+D ends.")
@@ -231,19 +235,18 @@ def cmd_chat(args) -> int:
         if line in ("/quit", "/exit"):
             return EXIT_OK
         if line == "/reset":
-            questions, texts = [], []
+            turns = []
             print("(new conversation)")
             continue
         if not line:
             continue
         try:
-            data = answers.ask(line, questions, texts)
+            data = answers.ask(line, turns)
         except QuestionError as exc:
             log.error("%s", exc)
             continue
         print_answer(data)
-        questions.append(line)
-        texts.append(data["answers"][0]["text"] if data["answers"] else "")
+        turns.append(Turn(line, data["answers"][0]["text"] if data["answers"] else "", data.get("understood_as")))
 
 
 def cmd_search(args) -> int:

@@ -8,7 +8,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rag.answer.assemble import Answer, assemble
@@ -47,10 +47,6 @@ class Result:
         """The batch contract's object (README, "Batch contract")."""
         return dict(question=self.question, understood_as=self.understood_as,
                     answers=[a.to_json() for a in self.answers], passages=[p.to_json() for p in self.passages])
-
-    def turn(self) -> Turn:
-        """This exchange as an earlier turn of a conversation."""
-        return Turn(self.question, self.answers[0].text if self.answers else "", self.understood_as)
 
 
 @dataclass(frozen=True)
@@ -142,8 +138,8 @@ class QA:
         self.refresh()
         turns = self.conversation(history, answers, top_k, filters)
         understood = self.understand(question, turns)
-        result = self._answer(understood or question, top_k, filters)
-        return Result(question, result.answers, result.passages, result.timings_ms, understood)
+        return replace(self._answer(understood or question, top_k, filters), question=question,
+                       understood_as=understood)
 
     def _answer(self, question: str, top_k: int | None, filters: Filters | None) -> Result:
         retriever, index = self._retriever, self._index
@@ -170,15 +166,16 @@ class QA:
         history, answers = history[skipped:], answers[skipped:]
         turns: list[Turn] = []
         for i, item in enumerate(history):
-            turn = item if isinstance(item, Turn) else Turn(validate_question(item, self.cfg.max_question_chars))
-            if turn.answer is None and i < len(answers) and answers[i] is not None:
-                turn = Turn(turn.question, str(answers[i]), turn.understood)
-            understood = turn.understood or self.understand(turn.question, turns)
+            turn = item if isinstance(item, Turn) else Turn(item)
+            question = validate_question(turn.question, self.cfg.max_question_chars)
             answer = turn.answer
+            if answer is None and i < len(answers) and answers[i] is not None:
+                answer = str(answers[i])
+            understood = turn.understood or self.understand(question, turns)
             if answer is None and i >= len(history) - TURNS_BACK:
-                found = self._answer(understood or turn.question, top_k, filters).answers
+                found = self._answer(understood or question, top_k, filters).answers
                 answer = found[0].text if found else ""
-            turns.append(Turn(turn.question, answer, understood))
+            turns.append(Turn(question, answer, understood))
         return turns
 
     def understand(self, question: str, turns: Sequence[Turn]) -> str | None:

@@ -26,12 +26,14 @@ def names_ucsb(text: str) -> bool:
     ([Turn("Siapa direktur ByteDance AI Labs?", "Li Lei")], "Kapan dia bergabung dengan ByteDance?",
      "Kapan Li Lei bergabung dengan ByteDance?"),
     (["Apa jabatan Li Lei di ByteDance?"], "Apa nama universitasnya?", "Apa nama universitas Li Lei?"),
-    ([Turn("Who was Martin Luther's wife?", "Katharina von Bora")], "What did his marriage to her set a model for?",
+    ([Turn("Who was Martin Luther's wife?", "Katharina von Bora")],
+     "What did his marriage to her set a model for?",
      "What did Martin Luther's marriage to Katharina von Bora set a model for?"),
     ([Turn("Who did Genghis Khan assign as his successor?", "Ögedei Khan")], "In what year did he die?",
      "In what year did Genghis Khan die?"),
     ([Turn("巴西在1938年世界盃擊敗瑞典得到第幾名？", "季軍")], "1958年呢？", "巴西在1958年世界盃擊敗瑞典得到第幾名？"),
-    ([Turn("Li Lei bergabung dengan universitas apa?", "UCSB")], "Kapan?", "Kapan Li Lei bergabung dengan universitas?"),
+    ([Turn("Li Lei bergabung dengan universitas apa?", "UCSB")], "Kapan?",
+     "Kapan Li Lei bergabung dengan universitas?"),
 ])
 def test_follow_ups_are_written_out_from_the_turns_before(history, question, expected):
     turns = [t if isinstance(t, Turn) else Turn(t) for t in history]

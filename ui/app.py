@@ -14,6 +14,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from rag import Turn
 from rag.config import Config
 from rag.ingest.uploads import remove_documents, store_and_ingest
 from rag.pipeline import QA, QuestionError
@@ -66,16 +67,20 @@ HEADERS = ["title", "document", "language", "characters", "chunks"]
 def build_app(qa: QA) -> gr.Blocks:
     """Lay out the app around a warmed-up ``QA``."""
 
+    def answer(question: str, top_k, documents, languages, history=(), answers=None) -> dict:
+        """``QA.run``'s JSON, or the question's error as JSON."""
+        try:
+            filters = Filters(frozenset(documents or ()), frozenset(languages or ()))
+            return qa.run(question, int(top_k or 5), filters, history=history, answers=answers).to_json()
+        except QuestionError as exc:
+            return dict(question=question, understood_as=None, answers=[], passages=[], error=str(exc))
+
     def ask_json(question: str, top_k: int = 5, documents: list[str] | None = None,
                  languages: list[str] | None = None, history: list[str] | None = None,
                  answers: list[str | None] | None = None) -> dict:
         """Answer a question, a follow-up of ``history`` (earlier questions, earliest first; ``answers``:
         their answers' texts, computed when missing); the same JSON as ``rag ask --json``."""
-        try:
-            filters = Filters(frozenset(documents or ()), frozenset(languages or ()))
-            return qa.run(question, int(top_k or 5), filters, history=history or (), answers=answers).to_json()
-        except QuestionError as exc:
-            return dict(question=question, understood_as=None, answers=[], passages=[], error=str(exc))
+        return answer(question, top_k, documents, languages, history or (), answers)
 
     def search_json(text: str, limit: int = 5) -> dict:
         """Find where a fragment comes from; the same JSON as ``rag search --json``."""
@@ -83,22 +88,23 @@ def build_app(qa: QA) -> gr.Blocks:
         return dict(query=text, matches=[m.to_json() for m in matches])
 
     def respond(message, history, turns, docs, langs, top_k):
-        """One turn of the tab's conversation: ``turns`` holds its questions and answers' texts."""
-        turns = turns or {"questions": [], "answers": []}
-        result = ask_json(message, top_k, docs, langs, turns["questions"], turns["answers"])
+        """One turn of the tab's conversation: ``turns`` holds its questions, answers' texts and readings
+        (passed as they are, so earlier turns are not read again)."""
+        turns = turns or []
+        result = answer(message, top_k, docs, langs, [Turn(**t) for t in turns])
         if "error" in result:  # a question that cannot be asked: nothing is added to the chat, it stays to be edited
             gr.Warning(result["error"])
             return history, gr.update(), gr.update(), gr.update(), gr.update(), turns
         history = list(history or []) + [{"role": "user", "content": render.esc(message)},
                                          {"role": "assistant", "content": render.answer_markdown(result)}]
-        turns = {"questions": turns["questions"] + [message],
-                 "answers": turns["answers"] + [result["answers"][0]["text"] if result["answers"] else ""]}
+        turns = turns + [dict(question=message, answer=result["answers"][0]["text"] if result["answers"] else "",
+                              understood=result["understood_as"])]
         choices = render.citation_choices(result)
         return (history, "", render.passages_html(result),
                 gr.update(choices=choices, value=choices[0][1] if choices else None), result, turns)
 
     def new_conversation():
-        return [], "", "", gr.update(choices=[], value=None), {}, {"questions": [], "answers": []}, ""
+        return [], "", "", gr.update(choices=[], value=None), {}, [], ""
 
     def show_citation(value):
         place = render.parse_citation(value)
@@ -147,7 +153,7 @@ def build_app(qa: QA) -> gr.Blocks:
         gr.Markdown("# Ask your documents\nAnswers are exact words from the sources, with citations. "
                     "Ask in English, 中文 or Bahasa Indonesia.")
         last = gr.State({})
-        turns = gr.State({"questions": [], "answers": []})  # this tab's conversation (gr.State: per tab)
+        turns = gr.State([])  # this tab's conversation: Turn fields (gr.State: per tab)
         with gr.Tab("Ask"):
             with gr.Row():
                 with gr.Column(scale=3):
