@@ -13,7 +13,7 @@ import json
 import logging
 import tempfile
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rag.config import PROJECT_ROOT, Config
@@ -156,7 +156,7 @@ def run(cfg: Config, data_dir: Path, path: Path = DIALOGUES) -> dict:
     dialogues = read_dialogues(path)
     with tempfile.TemporaryDirectory(prefix="rag-dialogues-") as tmp:
         folder = build_corpus(dialogues, data_dir, Path(tmp) / "docs", cfg.corpus_dir)
-        scratch = Config(**{**cfg.__dict__, "index_dir": Path(tmp) / "index"})
+        scratch = replace(cfg, index_dir=Path(tmp) / "index")
         report = ingest([folder], scratch)
         log.info("dialogue corpus: %d documents, %d chunks", len(report.added), report.chunks)
         qa = QA(scratch).warm_up()
