@@ -17,7 +17,6 @@ from rag.config import Config
 from rag.conversation.followup import TURNS_BACK, Turn, resolve
 from rag.errors import InputError
 from rag.index.store import LEXICAL_TOKENS, Index, current_generation, current_manifest, load_index
-from rag.ingest.documents import title_of
 from rag.reader.base import make_reader
 from rag.retrieval.retriever import Filters, Passage, Retriever
 from rag.text.crosslingual import anchor_question
@@ -207,7 +206,7 @@ class QA:
         """The indexed documents, by name."""
         index = self.index
         chunks = Counter(c.doc_id for c in index.chunks)
-        return [DocumentInfo(d.doc_id, title_of(d.cleaned.text), d.lang, len(d.original), chunks[d.doc_id])
+        return [DocumentInfo(d.doc_id, d.title, d.lang, len(d.original), chunks[d.doc_id])
                 for d in sorted(index.documents.values(), key=lambda d: d.doc_id)]
 
     def view(self, doc_id: str, start: int, end: int, context: int = 1500) -> DocumentView | None:

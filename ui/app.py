@@ -129,7 +129,7 @@ def build_app(qa: QA) -> gr.Blocks:
 
     def upload(files, progress=gr.Progress(track_tqdm=True)):
         if not files:
-            return ("Choose one or more .txt, .md, .html or .pdf files.", *listings())
+            return ("Choose one or more .txt, .md, .html, .pdf, .docx or .epub files.", *listings())
         pairs = [(Path(getattr(f, "orig_name", None) or Path(str(f)).name).name, Path(str(f))) for f in files]
         progress(0, desc="Reading and indexing")
         report = store_and_ingest(pairs, qa.cfg, progress=True)
@@ -188,8 +188,8 @@ def build_app(qa: QA) -> gr.Blocks:
         with gr.Tab("Documents"):
             table = gr.Dataframe(render.documents_rows(documents), headers=HEADERS, interactive=False,
                                  elem_id="documents")
-            files = gr.File(file_count="multiple", label="Add documents (.txt .md .html .pdf)",
-                            file_types=[".txt", ".md", ".html", ".htm", ".pdf"], elem_id="upload")
+            files = gr.File(file_count="multiple", label="Add documents (.txt .md .html .pdf .docx .epub)",
+                            file_types=[".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".epub"], elem_id="upload")
             status = gr.Markdown(elem_id="upload-status")
             with gr.Row():
                 doomed = gr.Dropdown(render.document_choices(documents), label="Remove a document from the index",

@@ -36,6 +36,8 @@ from rag.index.milvus import drop_generation, is_server
 from rag.ingest.chunks import Chunk
 from rag.ingest.cleaning import MappedText
 from rag.ingest.documents import Document
+from rag.ingest.extracted import Cell
+from rag.ingest.titles import headline
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +157,8 @@ def write_index(index_dir: Path, documents: list[Document], chunks: list[Chunk],
         offsets, rows, pos = [], [], 0
         for d in documents:
             offsets.append(np.asarray(d.cleaned.offsets, dtype=np.int64))
-            rows.append(dict(doc_id=d.doc_id, path=d.path, lang=d.lang, sha256=d.sha256,
+            rows.append(dict(doc_id=d.doc_id, path=d.path, lang=d.lang, sha256=d.sha256, title=d.title, date=d.date,
+                             pages=list(d.pages), cells=[asdict(c) for c in d.cells],
                              original=d.original, cleaned=d.cleaned.text,
                              offsets=[pos, pos + len(d.cleaned.offsets)]))
             pos += len(d.cleaned.offsets)
@@ -297,9 +300,11 @@ def load_index(index_dir: Path, embedder_sha256: str | None = None, milvus_uri: 
         for line in open(gen / "documents.jsonl", encoding="utf-8"):
             row = json.loads(line)
             lo, hi = row["offsets"]
+            cleaned = MappedText(row["cleaned"], offsets[lo:hi])
             documents[row["doc_id"]] = Document(
-                row["doc_id"], row["path"], row["original"],
-                MappedText(row["cleaned"], offsets[lo:hi]), row["lang"], row["sha256"])
+                row["doc_id"], row["path"], row["original"], cleaned, row["lang"], row["sha256"],
+                row.get("title") or headline(cleaned.text), row.get("date", ""), tuple(row.get("pages", ())),
+                tuple(Cell(**c) for c in row.get("cells", ())))
         chunks = [Chunk(**json.loads(line)) for line in open(gen / "chunks.jsonl", encoding="utf-8")]
         fields = list(manifest["dense"])
         entry = manifest.get("store") or dict(kind="faiss")

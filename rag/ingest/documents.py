@@ -1,9 +1,9 @@
-"""Documents: read a file (txt, md, html, pdf) into text, detect its language, clean it.
+"""Documents: read a file (txt, md, html, pdf, docx, epub) into text, detect its language, clean it.
 
-A document's *original text* is what the file says as text: the decoded file for
-txt/md, the extracted text for html and pdf. Every offset the project reports indexes
-that string (Python ``str`` indices), and the index stores it, so ``original[start:end]``
-can always be checked.
+A document's *original text* is what the file says as text: the decoded file for txt/md, the
+extracted text for the other formats (``rag.ingest.html``, ``pdf``, ``word``, ``ebook``), which
+is also what the viewer shows. Every offset the project reports indexes that string (Python
+``str`` indices), and the index stores it, so ``original[start:end]`` can always be checked.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from pathlib import Path
 
 from rag.errors import InputError
 from rag.ingest.cleaning import MappedText, clean
+from rag.ingest.extracted import Cell, Extracted
+from rag.ingest.titles import headline, shorten
 from rag.text.language import detect_language
 
 log = logging.getLogger(__name__)
@@ -22,7 +24,10 @@ log = logging.getLogger(__name__)
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text", ""}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 PDF_SUFFIXES = {".pdf"}
-SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
+WORD_SUFFIXES = {".docx"}
+EPUB_SUFFIXES = {".epub"}
+SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES | WORD_SUFFIXES | EPUB_SUFFIXES
+SUPPORTED_NAMES = "txt, md, html, pdf, docx, epub"
 
 
 class DocumentError(InputError):
@@ -41,14 +46,22 @@ class Document:
     cleaned: MappedText
     lang: str
     sha256: str  # of the file's bytes
+    title: str = ""
+    date: str = ""  # publication date where the file gives one
+    pages: tuple[int, ...] = ()  # original offset where each page starts (PDFs)
+    cells: tuple[Cell, ...] = ()  # table cells, by original offsets
 
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding original ``offset``, for documents with pages."""
+        if not self.pages:
+            return None
+        import bisect
 
-def title_of(text: str, limit: int = 80) -> str:
-    """A document's title: its first non-empty line (a Markdown heading's text), at most ``limit``
-    characters. HTML pages begin with their first heading, as ``html_text`` keeps block order."""
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    line = line.lstrip("#").strip()
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+        return max(1, bisect.bisect_right(self.pages, offset))
+
+    def cell_at(self, start: int, end: int) -> Cell | None:
+        """The table cell that holds original [start, end), if any."""
+        return next((c for c in self.cells if c.start <= start and end <= c.end), None)
 
 
 def decode_bytes(data: bytes, path: Path | str = "<bytes>") -> str:
@@ -78,38 +91,12 @@ def decode_bytes(data: bytes, path: Path | str = "<bytes>") -> str:
     return str(best)
 
 
-def html_text(markup: str) -> str:
-    """Visible text of an HTML page, one block per line; scripts and styles dropped."""
-    from selectolax.lexbor import LexborHTMLParser as HTMLParser
-
-    tree = HTMLParser(markup)
-    for node in tree.css("script, style, noscript, template, svg, iframe, head"):
-        node.decompose()
-    body = tree.body or tree.root
-    return body.text(separator="\n", strip=True) if body is not None else ""
-
-
-def pdf_text(path: Path) -> str:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    try:
-        reader = PdfReader(str(path))
-        if reader.is_encrypted:
-            raise DocumentError(path, "is an encrypted PDF; decrypt it first (e.g. qpdf --decrypt)")
-        return "\n\n".join((page.extract_text() or "").strip() for page in reader.pages)
-    except DocumentError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise DocumentError(path, f"is not a readable PDF ({exc}); repair or re-export it") from exc
-
-
-def read_text(path: Path, max_bytes: int) -> tuple[str, str]:
-    """(original text, sha256 of bytes) of a supported file, or a DocumentError."""
+def read_text(path: Path, max_bytes: int) -> tuple[Extracted, str]:
+    """(extracted text, sha256 of bytes) of a supported file, or a DocumentError."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
-        raise DocumentError(path, f"unsupported file type '{suffix}'; supported: txt, md, html, pdf")
+        raise DocumentError(path, f"unsupported file type '{suffix}'; supported: {SUPPORTED_NAMES}")
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -122,30 +109,68 @@ def read_text(path: Path, max_bytes: int) -> tuple[str, str]:
         raise DocumentError(path, "is a directory") from exc
     digest = hashlib.sha256(data).hexdigest()
     if suffix in PDF_SUFFIXES:
-        if not data.startswith(b"%PDF"):
-            raise DocumentError(path, "has a .pdf name but is not a PDF file")
-        text = pdf_text(path)
+        return _pdf(path, data), digest
+    if suffix in WORD_SUFFIXES | EPUB_SUFFIXES:
+        return _packaged(path, data, suffix), digest
+    text = decode_bytes(data, path)
+    if suffix in HTML_SUFFIXES:
+        from rag.ingest.html import read_html
+
+        return read_html(text), digest
+    return Extracted(text), digest
+
+
+def _pdf(path: Path, data: bytes) -> Extracted:
+    from rag.ingest.pdf import PdfUnreadable, read_pdf
+
+    if not data.startswith(b"%PDF"):
+        raise DocumentError(path, "has a .pdf name but is not a PDF file")
+    try:
+        extracted = read_pdf(path)
+    except PdfUnreadable as exc:
+        if exc.encrypted:
+            raise DocumentError(path, "is an encrypted PDF; decrypt it first (e.g. qpdf --decrypt)") from exc
+        raise DocumentError(path, f"is not a readable PDF ({exc}); repair or re-export it") from exc
+    if not extracted.text.strip():
+        raise DocumentError(path, "has no text layer (a scanned PDF?); run OCR on it (e.g. ocrmypdf) and add it again")
+    return extracted
+
+
+def _packaged(path: Path, data: bytes, suffix: str) -> Extracted:
+    """A .docx or .epub: a zip package its library reads."""
+    kind = "Word" if suffix in WORD_SUFFIXES else "EPUB"
+    if not data.startswith(b"PK"):
+        raise DocumentError(path, f"has a {suffix} name but is not a {kind} file (not a zip package)")
+    if suffix in WORD_SUFFIXES:
+        from rag.ingest.word import WordUnreadable as Unreadable
+        from rag.ingest.word import read_docx as read
     else:
-        text = decode_bytes(data, path)
-        if suffix in HTML_SUFFIXES:
-            text = html_text(text)
-    return text, digest
+        from rag.ingest.ebook import EbookUnreadable as Unreadable
+        from rag.ingest.ebook import read_epub as read
+    try:
+        return read(path)
+    except Unreadable as exc:
+        raise DocumentError(path, f"is not a readable {kind} file ({exc}); open and save it again") from exc
 
 
 def load_document(path: Path, max_bytes: int, doc_id: str | None = None) -> Document:
     """Read, clean and describe one file."""
-    original, digest = read_text(path, max_bytes)
+    extracted, digest = read_text(path, max_bytes)
+    original = extracted.text
     if not original.strip():
         raise DocumentError(path, "is empty (no text to index)")
     cleaned = clean(original)
     if not cleaned.text.strip():
         raise DocumentError(path, "has no text left after cleaning (only boilerplate or symbols)")
-    return Document(doc_id or Path(path).name, str(path), original, cleaned,
-                    detect_language(cleaned.text), digest)
+    title = shorten(extracted.title) if extracted.title else headline(cleaned.text)
+    return Document(doc_id or Path(path).name, str(path), original, cleaned, detect_language(cleaned.text), digest,
+                    title, extracted.date, extracted.pages, extracted.cells)
 
 
 def find_files(paths: list[Path]) -> list[Path]:
-    """Supported files under the given files/directories, sorted; symlink loops are skipped."""
+    """The files under the given files/directories, sorted by name, hidden ones left out; a file
+    of an unsupported type is listed too, so that reading it reports why it is not indexed.
+    Directory symlinks are not followed (no loops)."""
     found: dict[str, Path] = {}
     for root in paths:
         root = Path(root)
@@ -155,6 +180,7 @@ def find_files(paths: list[Path]) -> list[Path]:
         if not root.exists():
             raise DocumentError(root, "does not exist")
         for path in sorted(root.rglob("*")):  # rglob does not follow directory symlinks
-            if path.is_file() and path.suffix.lower() in SUPPORTED and not path.name.startswith("."):
+            hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
+            if path.is_file() and not hidden:
                 found.setdefault(str(path.resolve()), path)
     return sorted(found.values(), key=lambda p: p.name)

@@ -36,6 +36,10 @@ from rag.models.loading import EMBEDDER_NAME, embedder_checksum
 
 log = logging.getLogger(__name__)
 
+# how files become text (rag.ingest.html, pdf, word, ebook, titles): an index made by another
+# version reads every file again
+EXTRACTION = "2"
+
 
 @dataclass
 class IngestReport:
@@ -54,7 +58,8 @@ class IngestReport:
 
 def index_settings(cfg: Config) -> dict:
     return dict(embedder=EMBEDDER_NAME, embedder_sha256=embedder_checksum(), lexical=LEXICAL_TOKENS,
-                chunker=dict(size=cfg.chunk_size, overlap=cfg.chunk_overlap, splitter="recursive-v1"))
+                chunker=dict(size=cfg.chunk_size, overlap=cfg.chunk_overlap, splitter="recursive-v1",
+                             extraction=EXTRACTION))
 
 
 def _previous(cfg: Config, settings: dict, rebuild: bool):
@@ -91,7 +96,7 @@ def ingest(paths: list[Path], cfg: Config, rebuild: bool = False, progress: bool
                 doc = load_document(path.resolve(), int(cfg.max_file_mb * 1e6))
             except DocumentError as exc:
                 report.errors.append(str(exc))
-                log.error("skipped %s", exc)
+                log.debug("not indexed: %s", exc)  # reported once, by the caller, from report.errors
                 continue
             if doc.doc_id in docs:
                 report.errors.append(f"{path}: another file named {doc.doc_id} is already in this ingest; rename one")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.config import Config
-from rag.ingest.documents import SUPPORTED, DocumentError, load_document
+from rag.ingest.documents import SUPPORTED, SUPPORTED_NAMES, DocumentError, load_document
 from rag.ingest.incremental import IngestReport, ingest, remove
 
 
@@ -47,7 +47,7 @@ def store_and_ingest(files: list[tuple[str, Path]], cfg: Config, progress: bool 
     for given, tmp in files:
         name = safe_name(given)
         if Path(name).suffix.lower() not in SUPPORTED - {""}:
-            report.errors.append(f"{given}: unsupported file type; upload .txt, .md, .html or .pdf")
+            report.errors.append(f"{given}: unsupported file type; upload {SUPPORTED_NAMES} files")
             continue
         try:
             load_document(Path(tmp), int(cfg.max_file_mb * 1e6), doc_id=name)  # validate first
