@@ -13,14 +13,17 @@ from pathlib import Path
 
 from rag.answer.assemble import Answer, assemble
 from rag.answer.quotes import QuoteMatch, find_quote, lookup_request, lookup_spans
+from rag.answer.tables import realign
 from rag.config import Config
 from rag.conversation.followup import TURNS_BACK, Turn, resolve
 from rag.errors import InputError
 from rag.index.store import LEXICAL_TOKENS, Index, current_generation, current_manifest, load_index
 from rag.reader.base import make_reader
 from rag.retrieval.retriever import Filters, Passage, Retriever
+from rag.text.aliases import Aliases
 from rag.text.crosslingual import anchor_question
 from rag.text.language import CJK
+from rag.text.romanize import romanize
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,7 @@ class QA:
         self._index: Index | None = None
         self._retired: Index | None = None  # the generation replaced last
         self._retriever: Retriever | None = None
+        self._aliases: tuple[Path | None, Aliases | None] = (None, None)  # of which generation
         self._lock = threading.Lock()
 
     @property
@@ -98,6 +102,16 @@ class QA:
     def retriever(self) -> Retriever:
         self.refresh()
         return self._retriever
+
+    @property
+    def aliases(self) -> Aliases:
+        """The names the live index's documents spell in both scripts (``rag.text.aliases``)."""
+        index = self.index
+        path, found = self._aliases
+        if path != index.path or found is None:
+            found = Aliases(d.cleaned.text for d in index.documents.values())
+            self._aliases = (index.path, found)
+        return found
 
     def refresh(self) -> None:
         """Load the index if it is new on disk (cheap check of the CURRENT pointer)."""
@@ -148,8 +162,11 @@ class QA:
         t1 = time.perf_counter()
         fragment = lookup_request(question)
         spans = lookup_spans(index, retriever, fragment, self.cfg.answers, filters) if fragment else []
-        spans = spans or self.reader.run(question, passages)
-        answers = assemble(index, spans, self.cfg.answers, self.threshold)
+        spans = spans or realign(index, self.reader.run(question, passages), question)
+        aliases = self.aliases
+        answers = assemble(index, spans, self.cfg.answers, self.threshold, question, aliases)
+        if not CJK.search(question):
+            answers = [replace(a, romanized=romanize(a.text, aliases)) for a in answers]
         t2 = time.perf_counter()
         # retrieval excludes the question embedding, reported on its own
         timings.update(retrieval=round(1000 * (t1 - t0) - timings.get("embedding", 0.0), 1),

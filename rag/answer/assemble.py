@@ -12,12 +12,14 @@ fragment (a month without its year, a lone number) is widened or given its claus
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from rag.answer.fragments import context, widen
+from rag.answer.support import key_terms, support
 from rag.evaluation import normalize_answer
 from rag.index.store import Index
 from rag.reader.base import Span
+from rag.text.aliases import Aliases
 from rag.text.language import CJK
 
 _SPACE = re.compile(r"\s+")
@@ -37,6 +39,9 @@ class Citation:
     quote_end: int
     answer_in_quote: tuple[int, int]  # where the answer sits inside ``quote``
     score: float
+    page: int | None = None  # 1-based, in documents with pages (PDFs)
+    cell: dict | None = None  # {"row", "column"} when the answer is a table cell
+    support: float | None = None  # share of the question's key terms the quote holds
 
 
 @dataclass(frozen=True)
@@ -57,12 +62,14 @@ class Answer:
     score: float
     citations: list[Citation] = field(default_factory=list)
     context: AnswerContext | None = None
+    romanized: str | None = None  # a Chinese answer in Latin letters, for a question asked in them
 
     def to_json(self) -> dict:
         first = self.citations[0]
         ctx = self.context and dict(asdict(self.context), answer_in_context=list(self.context.answer_in_context))
-        return dict(text=self.text, score=round(self.score, 4), source=first.source, start=first.start,
-                    end=first.end, quote=first.quote, original=first.original, context=ctx,
+        return dict(text=self.text, score=round(self.score, 4), romanized=self.romanized, source=first.source,
+                    start=first.start, end=first.end, page=first.page, quote=first.quote, original=first.original,
+                    context=ctx,
                     citations=[dict(asdict(c), answer_in_quote=list(c.answer_in_quote)) for c in self.citations])
 
 
@@ -99,8 +106,10 @@ def cite(index: Index, span: Span, bounds: tuple[int, int] | None = None) -> Cit
     start, end = cleaned.original_span(s0, e0)
     q0, q1 = sentence_bounds(cleaned.text, s0, e0)
     qs, qe = cleaned.original_span(q0, q1)
+    cell = doc.cell_at(start, end)
     return Citation(doc.doc_id, cleaned.text[s0:e0], start, end, doc.original[start:end],
-                    cleaned.text[q0:q1], qs, qe, (s0 - q0, e0 - q0), round(span.score, 4))
+                    cleaned.text[q0:q1], qs, qe, (s0 - q0, e0 - q0), round(span.score, 4),
+                    doc.page_at(start), cell and dict(row=cell.row, column=cell.column))
 
 
 def answer_context(index: Index, doc_id: str, start: int, end: int) -> AnswerContext | None:
@@ -113,19 +122,24 @@ def answer_context(index: Index, doc_id: str, start: int, end: int) -> AnswerCon
                          (start - found.start, end - found.start), found.dated)
 
 
-def assemble(index: Index, spans: list[Span], limit: int, threshold: float) -> list[Answer]:
-    """Group spans by their folded text; keep answers scoring at least ``threshold``."""
+def assemble(index: Index, spans: list[Span], limit: int, threshold: float, question: str = "",
+             aliases: Aliases | None = None) -> list[Answer]:
+    """Group spans by their folded text; keep answers scoring at least ``threshold``. With the
+    ``question``, each answer's citations are ordered by how much of the question their sentence
+    states (``rag.answer.support``), and only those stating as much as the first are kept: the
+    first cites the sentence about what was asked, the others the same fact said again. A span
+    under the threshold may still cite an answer kept."""
     answers: dict[str, Answer] = {}
+    where: dict[int, tuple[str, tuple[int, int]]] = {}  # id(citation) → (document, cleaned bounds)
     for span in sorted(spans, key=lambda s: -s.score):
-        if span.score < threshold:
-            break
         doc = index.documents[span.passage.chunk.doc_id]
         bounds = widen(doc.cleaned.text, span.start, span.end)
         text = doc.cleaned.text[bounds[0]:bounds[1]]
         key = normalize_answer(text)
-        if not key:
+        if not key or (span.score < threshold and (key not in answers or not question)):
             continue
         cit = cite(index, span, bounds)
+        where[id(cit)] = (doc.doc_id, bounds)
         if key in answers:
             if all((c.source, c.start) != (cit.source, cit.start) for c in answers[key].citations):
                 answers[key].citations.append(cit)
@@ -134,7 +148,24 @@ def assemble(index: Index, spans: list[Span], limit: int, threshold: float) -> l
             continue
         if len(answers) < limit:
             answers[key] = Answer(text, span.score, [cit], answer_context(index, doc.doc_id, *bounds))
+    if question:
+        groups = key_terms(question, aliases)
+        for answer in answers.values():
+            _order_citations(index, answer, groups, where)
     return list(answers.values())
+
+
+def _order_citations(index: Index, answer: Answer, groups, where) -> None:
+    first = answer.citations[0]
+    rated = [replace(c, support=round(support(groups, c.quote), 3)) for c in answer.citations]
+    for c, r in zip(answer.citations, rated):
+        where[id(r)] = where[id(c)]
+    rated.sort(key=lambda c: (-c.support, -c.score))
+    best = rated[0].support
+    answer.citations = [c for c in rated if c.support >= best and (c is rated[0] or best > 0)]
+    if (answer.citations[0].source, answer.citations[0].start) != (first.source, first.start):
+        doc_id, bounds = where[id(answer.citations[0])]
+        answer.context = answer_context(index, doc_id, *bounds)
 
 
 def _overlaps(key: str, answers: dict[str, Answer]) -> bool:

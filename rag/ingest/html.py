@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 _BLOCKS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dt", "dd", "blockquote", "pre", "figcaption",
            "caption", "address", "td", "th", "div", "section", "article", "main", "body"}
 _FURNITURE_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "nav", "header", "footer",
-                   "aside", "form", "button", "select", "head")
+                   "aside", "form", "button", "select")
 # class / id words of site furniture (kept to whole-word matches: "navigation" but not "canvas")
 _FURNITURE = re.compile(r"(^|[\s_-])(nav|navbar|navigation|menu|cookie|cookies|consent|banner|sidebar|"
                         r"footer|breadcrumbs?|share|social|related|popular|most-read|newsletter|advert|ads?)"
@@ -39,7 +39,9 @@ def read_html(markup: str) -> Extracted:
     try:
         found = trafilatura.bare_extraction(tree, include_tables=True, include_comments=False,
                                             include_formatting=False, include_links=False, include_images=False,
-                                            with_metadata=True, deduplicate=False)
+                                            with_metadata=True, deduplicate=False,
+                                            # a date the page states in its markup, never one guessed from its text
+                                            date_extraction_params={"extensive_search": False, "original_date": True})
     except Exception as exc:  # trafilatura raises several kinds on odd markup; all mean "no article found"
         log.info("trafilatura found no article (%s); reading the whole page", exc)
         found = None
