@@ -70,6 +70,8 @@ class DocumentView:
     text: str
     mark: tuple[int, int]  # the marked span inside ``text``
     truncated: tuple[bool, bool]  # whether text was cut before / after the stretch
+    title: str = ""
+    page: int | None = None  # of the marked span, in documents with pages
 
 
 class QA:
@@ -236,7 +238,8 @@ class QA:
         c0 = cleaned.cleaned_index(start)
         c1 = max(c0, cleaned.cleaned_index(end))
         lo, hi = max(0, c0 - context), min(len(cleaned.text), c1 + context)
-        return DocumentView(doc_id, cleaned.text[lo:hi], (c0 - lo, c1 - lo), (lo > 0, hi < len(cleaned.text)))
+        return DocumentView(doc_id, cleaned.text[lo:hi], (c0 - lo, c1 - lo), (lo > 0, hi < len(cleaned.text)),
+                            doc.title, doc.page_at(start))
 
 
 def validate_question(question, limit: int) -> str:

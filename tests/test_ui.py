@@ -123,6 +123,46 @@ def test_who_leads_a_lab_is_answered_in_the_app_in_english_and_indonesian(page):
         reply = ask(page, question)
         assert "賈佳亞" in reply.locator("strong").first.inner_text()
         assert "confidence" in reply.inner_text()
+        assert "Jiǎ Jiāyà" in reply.inner_text(), "a Chinese answer to a Latin-script question is romanised"
+
+
+def test_citations_of_earlier_answers_open_their_documents_and_numbers_agree(page):
+    import re
+
+    asked = ["Which deep learning framework does FAIR rely on?", "Who is the director of ByteDance AI Labs?",
+             "Where did Wang Gang work as a tenured professor before joining Alibaba?"]
+    for question in asked:
+        ask(page, question)
+    replies = page.locator('#chat [data-testid="bot"]')
+    for n in (0, 2):  # the first answer and the third (the latest)
+        link = replies.nth(n).locator("a.cite").first
+        quote = replies.nth(n).locator("mark").first.inner_text()
+        link.click()
+        page.wait_for_function(f"document.querySelector('#context .doctext mark') && "
+                               f"{quote!r}.includes(document.querySelector('#context .doctext mark').innerText)",
+                               timeout=30_000)
+        page.wait_for_timeout(500)
+        assert page.locator(".toast-body").count() == 0, "no error for a citation of an earlier answer"
+    page.click("#citations input")
+    labels = [o.inner_text() for o in page.get_by_role("option").all()]
+    chat_numbers = [a.inner_text() for a in replies.nth(2).locator("a.cite").all()]
+    assert [re.search(r"\[\d+\]", label).group() for label in labels[:len(chat_numbers)]] == chat_numbers, \
+        "one numbering"
+
+
+def test_the_chat_is_tall_and_the_documents_table_fits_1280_pixels(browser, server):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server, wait_until="load")
+    page.wait_for_selector("#question textarea", timeout=60_000)
+    assert page.locator("#chat").bounding_box()["height"] >= 560
+    page.get_by_role("tab", name="Documents").click()
+    page.wait_for_selector("#documents table", timeout=30_000)
+    # every cell shown (gradio also lays out zero-height cells to measure columns) shows all its text
+    fits = page.evaluate("""() => [...document.querySelectorAll('#documents td, #documents th')].every(
+        el => el.getBoundingClientRect().height === 0 || el.scrollWidth <= el.clientWidth + 2)""")
+    width = page.evaluate("document.querySelector('#documents').getBoundingClientRect().right")
+    page.close()
+    assert fits and width <= 1280, "no column cut off or scrolled at 1280 px"
 
 
 def test_question_is_shown_as_typed_and_unaskable_ones_add_nothing(page):
@@ -226,6 +266,10 @@ def test_english_upload_gets_a_title_and_a_language_filter_then_is_removed(page,
     page.click("#remove-doc input")
     page.get_by_role("option", name="Greenhouse Robotics Annual Report — greenhouse-report.md").click()
     page.click("#remove")
+    page.wait_for_selector("#remove-confirm", state="visible", timeout=30_000)
+    assert "greenhouse-report.md" in page.inner_text("#remove-question"), "removal asks first"
+    assert "greenhouse-report.md" in page.inner_text("#documents"), "nothing is removed before it is confirmed"
+    page.click("#remove-confirm")
     page.wait_for_function("document.querySelector('#remove-status').innerText.includes('Removed')", timeout=120_000)
     assert "greenhouse-report.md" not in page.inner_text("#documents")
     assert (app_process[2] / "uploads").is_dir() and not (app_process[2] / "uploads" / "greenhouse-report.md").exists()

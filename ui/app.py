@@ -104,18 +104,24 @@ def build_app(qa: QA) -> gr.Blocks:
                 gr.update(choices=choices, value=choices[0][1] if choices else None), result, turns)
 
     def new_conversation():
-        return [], "", "", gr.update(choices=[], value=None), {}, [], ""
+        return [], "", "", gr.update(choices=[], value=None), {}, [], "<p></p>"
 
     def show_citation(value):
+        """The picked citation in the document view (no pick: the view stays as it is)."""
         place = render.parse_citation(value)
-        return render.document_view_html(qa.view(*place)) if place else ""
+        return render.document_view_html(qa.view(*place)) if place else gr.update()
 
-    def open_citation(value):
-        """A citation link clicked in the chat: its place in the document view and the picker."""
+    def open_citation(value, result):
+        """A citation link clicked in the chat, of any answer: its place in the document view, and in
+        the picker (which lists the latest answer's citations, and gains an earlier one's when clicked)."""
         place = render.parse_citation(value)
         if place is None:
             return gr.update(), gr.update()
-        return show_citation(value), gr.update(value=render.citation_value(*place))
+        picked = render.citation_value(*place)
+        choices = render.citation_choices(result or {})
+        if picked not in {v for _, v in choices}:
+            choices.append((render.citation_label(*place), picked))
+        return show_citation(picked), gr.update(choices=choices, value=picked)
 
     def lookup(text):
         return render.quotes_markdown(search_json(text)["matches"])
@@ -141,6 +147,11 @@ def build_app(qa: QA) -> gr.Blocks:
         lines += [f"❌ {render.esc(e)}" for e in report.errors]
         return ("\n\n".join(lines), *listings())
 
+    def ask_removal(doc_id):
+        if not doc_id:
+            return gr.update(visible=False), "", "Choose a document to remove."
+        return gr.update(visible=True), f"Remove **{render.esc(doc_id)}** from the index? An uploaded file is deleted.", ""
+
     def remove(doc_id):
         if not doc_id:
             return ("Choose a document to remove.", *listings())
@@ -157,7 +168,7 @@ def build_app(qa: QA) -> gr.Blocks:
         with gr.Tab("Ask"):
             with gr.Row():
                 with gr.Column(scale=3):
-                    chat = gr.Chatbot(label="Answers", height=480, elem_id="chat")
+                    chat = gr.Chatbot(label="Answers", height="68vh", min_height=560, elem_id="chat")
                     box = gr.Textbox(label="Question", placeholder="Ask a question…", elem_id="question")
                     with gr.Row():
                         send = gr.Button("Ask", variant="primary", elem_id="ask", scale=3)
@@ -178,7 +189,7 @@ def build_app(qa: QA) -> gr.Blocks:
             box.submit(respond, [box, chat, turns, docs, langs, top_k], outputs, api_visibility="private")
             restart.click(new_conversation, None, outputs + [context], api_visibility="private")
             cites.change(show_citation, [cites], [context], api_visibility="private")
-            target.change(open_citation, [target], [context, cites], api_visibility="private")
+            target.change(open_citation, [target, last], [context, cites], api_visibility="private")
         with gr.Tab("Quote finder"):
             frag = gr.Textbox(label="Paste a sentence or fragment (any language or script)", elem_id="fragment")
             find = gr.Button("Find the source", elem_id="find")
@@ -187,18 +198,25 @@ def build_app(qa: QA) -> gr.Blocks:
             frag.submit(lookup, [frag], [found], api_visibility="private")
         with gr.Tab("Documents"):
             table = gr.Dataframe(render.documents_rows(documents), headers=HEADERS, interactive=False,
-                                 elem_id="documents")
+                                 wrap=True, column_widths=["38%", "28%", "14%", "10%", "10%"], elem_id="documents")
             files = gr.File(file_count="multiple", label="Add documents (.txt .md .html .pdf .docx .epub)",
                             file_types=[".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".epub"], elem_id="upload")
             status = gr.Markdown(elem_id="upload-status")
             with gr.Row():
                 doomed = gr.Dropdown(render.document_choices(documents), label="Remove a document from the index",
                                      elem_id="remove-doc", scale=3)
-                drop = gr.Button("Remove", variant="stop", elem_id="remove", scale=1)
+                drop = gr.Button("Remove…", variant="stop", elem_id="remove", scale=1)
+            with gr.Row(visible=False) as confirm_row:  # removal asks first: it deletes an uploaded file
+                confirm_text = gr.Markdown(elem_id="remove-question")
+                confirm = gr.Button("Yes, remove it", variant="stop", elem_id="remove-confirm")
+                cancel = gr.Button("Cancel", elem_id="remove-cancel")
             removed = gr.Markdown(elem_id="remove-status")
             refreshed = [table, docs, langs, doomed]
             files.upload(upload, [files], [status, *refreshed], api_visibility="private")
-            drop.click(remove, [doomed], [removed, *refreshed], api_visibility="private")
+            drop.click(ask_removal, [doomed], [confirm_row, confirm_text, removed], api_visibility="private")
+            cancel.click(lambda: (gr.update(visible=False), ""), None, [confirm_row, removed], api_visibility="private")
+            confirm.click(remove, [doomed], [removed, *refreshed], api_visibility="private").then(
+                lambda: gr.update(visible=False), None, [confirm_row], api_visibility="private")
         app.load(listings, None, refreshed, api_visibility="private")
         gr.api(ask_json, api_name="ask")
         gr.api(search_json, api_name="search")

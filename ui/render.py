@@ -41,11 +41,35 @@ def parse_citation(value: str) -> tuple[str, int, int] | None:
         return None
 
 
+def numbered_citations(result: dict) -> list[tuple[int, dict, dict]]:
+    """(number, answer, citation) for every citation of every answer, numbered once for the chat
+    and the citation picker alike: the best answer's first, then the other answers' in order."""
+    out = []
+    for a in result.get("answers", []):
+        for c in a["citations"]:
+            out.append((len(out) + 1, a, c))
+    return out
+
+
+def _where(c: dict) -> str:
+    """Where a citation sits beyond its offsets: its page, its table row and column."""
+    parts = [f"p. {c['page']}"] if c.get("page") else []
+    if c.get("cell"):
+        cell = c["cell"]
+        parts.append(f"row {esc(cell['row'])}" + (f", column {esc(cell['column'])}" if cell["column"] else ""))
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def _cite_link(n: int, c: dict) -> str:
     """A numbered citation that opens the cited place in the document view when clicked."""
     target = quote(citation_value(c["source"], c["start"], c["end"]), safe="")
     return (f"<a href='{CITE}{target}' class='cite' title='show in the document'>[{n}]</a> "
-            f"`{esc_html(c['source'])}` [{c['start']}–{c['end']}]")
+            f"`{esc_html(c['source'])}` [{c['start']}–{c['end']}]{_where(c)}")
+
+
+def _answer_text(a: dict) -> str:
+    """The answer in bold, with its romanisation when the question was asked in Latin letters."""
+    return f"**{esc(a['text'])}**" + (f" · {esc(a['romanized'])}" if a.get("romanized") else "")
 
 
 def highlighted_quote(quote_: str, lo: int, hi: int) -> str:
@@ -73,23 +97,20 @@ def _answers_markdown(result: dict) -> str:
                 lines.append(f"{i}. `{esc_html(p['source'])}` [{p['start']}–{p['end']}]: {esc(p['cleaned'][:160])}…")
         return "\n".join(lines)
     best = answers[0]
-    lines = [f"**{esc(best['text'])}**  ·  confidence {best['score']:.2f}", ""]
+    numbers = {id(c): n for n, _, c in numbered_citations(result)}
+    lines = [f"{_answer_text(best)}  ·  confidence {best['score']:.2f}", ""]
     if best.get("context"):  # a bare fragment ("11月"): its clause, and the document's own date
         ctx = best["context"]
         dated = f" (the document is dated {esc(ctx['dated'])})" if ctx["dated"] else ""
         lines[-1:-1] = [f"in “{highlighted_quote(ctx['text'], *ctx['answer_in_context'])}”{dated}"]
-    for n, c in enumerate(best["citations"], 1):
+    for c in best["citations"]:
         lo, hi = c["answer_in_quote"]
-        lines.append(f"{n}. {_cite_link(n, c)}: {highlighted_quote(c['quote'], lo, hi)}")
-    n = len(best["citations"])
+        lines.append(f"{numbers[id(c)]}. {_cite_link(numbers[id(c)], c)}: {highlighted_quote(c['quote'], lo, hi)}")
     if len(answers) > 1:
         lines += ["", "Other answers:"]
         for a in answers[1:]:
-            links = []
-            for c in a["citations"]:
-                n += 1
-                links.append(_cite_link(n, c))
-            lines.append(f"- **{esc(a['text'])}** ({a['score']:.2f}) from {', '.join(links)}")
+            links = ", ".join(_cite_link(numbers[id(c)], c) for c in a["citations"])
+            lines.append(f"- {_answer_text(a)} ({a['score']:.2f}) from {links}")
     return "\n".join(lines)
 
 
@@ -104,13 +125,14 @@ def passages_html(result: dict) -> str:
 
 
 def citation_choices(result: dict) -> list[tuple[str, str]]:
-    """(label, value) for every citation of every answer."""
-    out = []
-    for ai, a in enumerate(result.get("answers", []), 1):
-        for c in a["citations"]:
-            out.append((f"{ai}. {a['text'][:30]} — {c['source']} [{c['start']}–{c['end']}]",
-                        citation_value(c["source"], c["start"], c["end"])))
-    return out
+    """(label, value) for every citation of every answer, numbered as the chat numbers them."""
+    return [(f"[{n}] {a['text'][:30]} — {c['source']} [{c['start']}–{c['end']}]",
+             citation_value(c["source"], c["start"], c["end"])) for n, a, c in numbered_citations(result)]
+
+
+def citation_label(source: str, start: int, end: int) -> str:
+    """The picker's label for a citation of an earlier answer (its number is that answer's)."""
+    return f"{source} [{start}–{end}]"
 
 
 def document_view_html(view) -> str:
@@ -120,7 +142,9 @@ def document_view_html(view) -> str:
     lo, hi = view.mark
     head = ("…" if view.truncated[0] else "") + view.text[:lo]
     tail = view.text[hi:] + ("…" if view.truncated[1] else "")
-    return (f"<div class='docview'><div class='docname'>{esc_html(view.doc_id)}</div>"
+    name = f"{esc_html(view.title)} — {esc_html(view.doc_id)}" if view.title else esc_html(view.doc_id)
+    page = f" · p. {view.page}" if view.page else ""
+    return (f"<div class='docview'><div class='docname'>{name}{page}</div>"
             f"<div class='doctext'>{esc_html(head)}<mark>{esc_html(view.text[lo:hi])}</mark>{esc_html(tail)}</div></div>")
 
 
