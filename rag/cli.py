@@ -254,11 +254,12 @@ def cmd_search(args) -> int:
     if args.json:
         emit(dict(query=args.text, matches=matches))
         return EXIT_OK
+    if not any(m.get("close", True) for m in matches):
+        print("No close match in the documents." + (" Nearest passages:" if matches else ""))
     for m in matches:
-        kind = "exact" if m["exact"] else f"{m['score']:.2f}"
+        sure = m["score"] if m.get("confidence") is None else m["confidence"]
+        kind = "exact" if m["exact"] else f"{m.get('kind', 'closest')} {sure:.2f}" + ("" if m.get("close", True) else ", not close")
         print(f"{m['source']} {m['start']}:{m['end']} [{kind}]  {m['text'][:120]!r}")
-    if not matches:
-        print("No match in the documents.")
     return EXIT_OK
 
 

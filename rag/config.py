@@ -32,6 +32,7 @@ class Config:
     top_k: int = 5
     candidates: int = 50  # per channel, before fusion
     retrieval_fusion: Path = PROJECT_ROOT / "models" / "retrieval.json"  # channel weights (`rag fit-scorer`)
+    quote_judge: Path = PROJECT_ROOT / "models" / "quotes.json"  # when a quote match is close (`rag fit-quotes`)
     # reading
     reader: str = "neural"  # "neural" (trained QA head) or "sentence" (baseline clause reader)
     reader_runtime: str = "openvino"  # "openvino", "onnx-int8", "onnx" (fp32) or "torch"; see rag/reader/runtime.py

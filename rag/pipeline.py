@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rag.answer.assemble import Answer, assemble
-from rag.answer.quotes import QuoteMatch, find_quote, lookup_request, lookup_spans
+from rag.answer.quotes import QuoteJudge, QuoteMatch, find_quote, lookup_request, lookup_spans
 from rag.answer.tables import realign
 from rag.config import Config
 from rag.conversation.followup import TURNS_BACK, Turn, resolve
@@ -88,6 +88,7 @@ class QA:
         self._retired: Index | None = None  # the generation replaced last
         self._retriever: Retriever | None = None
         self._aliases: tuple[Path | None, Aliases | None] = (None, None)  # of which generation
+        self._quote_judge: QuoteJudge | None = None
         self._lock = threading.Lock()
 
     @property
@@ -104,6 +105,12 @@ class QA:
     def retriever(self) -> Retriever:
         self.refresh()
         return self._retriever
+
+    @property
+    def quote_judge(self) -> QuoteJudge:
+        if self._quote_judge is None:
+            self._quote_judge = QuoteJudge.load(self.cfg.quote_judge)
+        return self._quote_judge
 
     @property
     def aliases(self) -> Aliases:
@@ -143,6 +150,7 @@ class QA:
         self._retriever.run("Who warmed up the model?", 1)
         self._retriever.run("誰預熱了模型？", 1)
         self.reader.warm_up()
+        self.quote_judge  # noqa: B018 - a missing judgement file fails here, not at the first lookup
         return self
 
     def run(self, question: str, top_k: int | None = None, filters: Filters | None = None,
@@ -163,8 +171,10 @@ class QA:
         passages = retriever.run(question, top_k or self.cfg.top_k, filters, timings)
         t1 = time.perf_counter()
         fragment = lookup_request(question)
-        spans = lookup_spans(index, retriever, fragment, self.cfg.answers, filters) if fragment else []
-        spans = spans or realign(index, self.reader.run(question, passages), question)
+        if fragment:  # "where does 'X' come from?": answered by the lookup alone, or not found
+            spans = lookup_spans(index, retriever, fragment, self.cfg.answers, filters, self.quote_judge)
+        else:
+            spans = realign(index, self.reader.run(question, passages), question)
         aliases = self.aliases
         answers = assemble(index, spans, self.cfg.answers, self.threshold, question, aliases)
         if not CJK.search(question):
@@ -219,7 +229,7 @@ class QA:
     def find_quote(self, fragment: str, limit: int = 5) -> list[QuoteMatch]:
         """Where ``fragment`` comes from (see ``rag.answer.quotes``), best first."""
         self.refresh()
-        return find_quote(self._index, self._retriever, fragment, limit=limit)
+        return find_quote(self._index, self._retriever, fragment, limit=limit, judge=self.quote_judge)
 
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents, by name."""

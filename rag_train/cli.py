@@ -1,4 +1,4 @@
-"""The training verbs of the ``rag`` command: ``train-reader`` and ``fit-scorer``
+"""The training verbs of the ``rag`` command: ``train-reader``, ``fit-scorer``, ``fit-quotes`` and the evaluations
 (registered through the ``rag.commands`` entry point; the product never imports this)."""
 
 from __future__ import annotations
@@ -110,6 +110,19 @@ def cmd_eval_dialogues(args) -> int:
     return 0
 
 
+def cmd_fit_quotes(args) -> int:
+    from rag_train.quotes import fit
+
+    cfg = config_from_args(args)
+    fitted = fit(cfg, args.data, articles=args.articles, work=args.work)
+    out = args.out or cfg.quote_judge
+    Path(out).write_text(json.dumps(fitted, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    log.info("quote judgement written to %s: overlap from %s, meaning %s", out, fitted["overlap"], fitted["meaning"])
+    for kind in ("overlap", "meaning"):
+        log.info("  %s: %s", kind, json.dumps(fitted["report"][kind]))
+    return 0
+
+
 def register(verb) -> None:
     """Add the training verbs to the ``rag`` command (``verb`` is ``rag.cli``'s verb factory)."""
     data_help = "folder with the SQuAD-format training files (e.g. ../shared/qa-train)"
@@ -153,6 +166,15 @@ def register(verb) -> None:
     s.add_argument("--bf16", action="store_true",
                    help="train in bf16 autocast (weights and optimiser stay fp32): faster on CPUs with AMX or "
                         "AVX-512 BF16, emulated and slow elsewhere")
+
+    s = verb("fit-quotes", cmd_fit_quotes, "Fit when a quote lookup's best match is close (translations and "
+                                           "misremembered sentences of indexed SQuAD paragraphs against sentences "
+                                           "of other articles); writes models/quotes.json.")
+    s.add_argument("--data", type=Path, required=True, help="folder with squad11_dev_en/zh/id.json")
+    s.add_argument("--articles", type=int, default=20,
+                   help="articles indexed (the others give fragments that are not in the index)")
+    s.add_argument("--work", type=Path, default=None, help="keep the documents and the index here")
+    s.add_argument("--out", type=Path, default=None, help="where to write (default: the configured models/quotes.json)")
 
     s = verb("eval-open", cmd_eval_open, "Open-corpus evaluation: DRCD test articles, FacQA held-out passages "
                                          "(and CMRC held-out articles with --data) in one index, questions in "

@@ -62,6 +62,21 @@ def test_same_answer_in_two_documents_is_one_answer_with_two_citations(qa):
     assert cite(index, spans[0]).original == "王剛"
 
 
+ABSENT = "The committee approved the new budget for the harbour bridge repairs on Tuesday."
+
+
+def test_quote_lookup_says_when_nothing_in_the_documents_is_close(qa):
+    matches = qa.find_quote(ABSENT)
+    assert matches and not any(m.close for m in matches), "nearest passages are shown, none called close"
+    assert qa.run(f"Where does the quote '{ABSENT}' come from?").answers == []
+
+
+def test_quote_lookup_finds_an_english_rendering_of_an_indonesian_sentence(qa):
+    best = qa.find_quote("Li Lei left ByteDance to become an assistant professor at UCSB")[0]
+    assert best.close and best.kind == "meaning" and best.source.startswith("004")
+    assert "asisten profesor" in best.text
+
+
 def test_quote_lookup_folds_traditional_and_simplified(qa):
     matches = qa.find_quote("又要马儿跑又要马儿不吃草")  # simplified; source is traditional
     assert matches and matches[0].exact and matches[0].source.startswith("001")

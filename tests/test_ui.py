@@ -237,6 +237,14 @@ def test_quote_finder_matches_simplified_to_traditional(page):
     assert "001_299ef1fff7c01911.txt" in text and "exact match" in text and "又要馬兒跑" in text
 
 
+def test_quote_finder_says_no_close_match_for_text_in_no_document(page):
+    page.get_by_role("tab", name="Quote finder").click()
+    page.fill("#fragment textarea", "The committee approved the new budget for the harbour bridge repairs on Tuesday.")
+    page.click("#find")
+    page.wait_for_function("document.querySelector('#quotes').innerText.includes('No close match')", timeout=60_000)
+    assert "not close" in page.inner_text("#quotes")
+
+
 def test_upload_then_ask_and_bad_upload_is_refused(page, tmp_path):
     upload(page, tmp_path / "catatan lab.txt", "Laboratorium Zamrud dipimpin oleh Profesor Kinanti Larasati sejak "
            "tahun 2019. Laboratorium itu meneliti pertanian pintar di Bandung.\n")

@@ -162,11 +162,18 @@ def documents_rows(documents) -> list[list]:
     return [[d.title, d.doc_id, language_name(d.lang), d.characters, d.chunks] for d in documents]
 
 
+NO_CLOSE_MATCH = "**No close match in the documents.**"
+_KINDS = {"overlap": "most of it found", "meaning": "same meaning"}
+
+
 def quotes_markdown(matches: list[dict]) -> str:
+    """Close matches first, numbered; with none, says so and lists the nearest passages as such."""
     if not matches:
-        return "No match in the documents."
-    lines = []
-    for i, m in enumerate(matches, 1):
-        kind = "exact match" if m["exact"] else f"closest passage, score {m['score']:.2f}"
+        return NO_CLOSE_MATCH
+    close = [m for m in matches if m.get("close", True)]
+    lines = [] if close else [NO_CLOSE_MATCH, "", "Nearest passages (not close):"]
+    for i, m in enumerate(close or matches, 1):
+        sure = m["score"] if m.get("confidence") is None else m["confidence"]
+        kind = "exact match" if m["exact"] else f"{_KINDS.get(m.get('kind'), 'closest passage')}, confidence {sure:.2f}"
         lines.append(f"{i}. `{esc_html(m['source'])}` [{m['start']}–{m['end']}] ({kind}): <mark>{esc(m['text'][:300])}</mark>")
     return "\n".join(lines)
