@@ -4,7 +4,8 @@ An answer's text can occur in sentences about other things ("2017" of another pe
 departure). A citation proves the answer only where the sentence also names what the question is
 about. Key terms: the question's names (matched as written, as the characters the documents pair
 them with — ``Aliases`` — or as characters their pinyin spells) and its other content words (an
-English word also by its dictionary translations; a Chinese question by jieba's content words).
+English word also by its dictionary translations; a Chinese question's jieba words less its
+question and function words).
 """
 
 from __future__ import annotations
@@ -13,20 +14,20 @@ import re
 
 from rag.text.aliases import Aliases
 from rag.text.crosslingual import STOPWORDS, translate_words
-from rag.text.language import CJK, NAME_RUN, fold, pinyin_windows, pos_words
+from rag.text.language import CJK, NAME_RUN, fold, pinyin_windows, tokenize
 
-# jieba tags that carry no content of their own: pronouns and question words (r), particles,
-# prepositions, conjunctions, adverbs, punctuation
-_FUNCTION_TAGS = ("r", "u", "p", "c", "d", "y", "x", "w", "e", "o")
-_QUESTION_NOUNS = frozenset("时候 时间 名字 地方 哪里 哪儿 多少".split())  # folded
+# two-character words (folded) that ask or connect rather than say what is asked about; jieba's
+# part-of-speech tags would tell them apart, but its tagger costs 40 MB more than its words
+_FUNCTION_WORDS = frozenset("什么 哪里 哪儿 哪个 哪些 哪位 哪家 哪年 为什么 怎么 怎样 如何 是否 时候 时间 名字 地方 多少 "
+                            "可以 因为 所以 但是 已经 这个 那个 这些 那些 他们 我们 她们 它们 一个 哪一年 什么样".split())
 
 
 def key_terms(question: str, aliases: Aliases | None = None) -> list[tuple[set[str], set[str]]]:
     """Groups of (folded strings any of which counts, pinyin spellings of a name)."""
     groups: list[tuple[set[str], set[str]]] = []
     if CJK.search(question):
-        for word, tag, _, _ in pos_words(question):
-            if len(word) >= 2 and not tag.startswith(_FUNCTION_TAGS) and word not in _QUESTION_NOUNS:
+        for word in dict.fromkeys(tokenize(question)):  # folded, in order, once each
+            if len(word) >= 2 and CJK.match(word) and word not in _FUNCTION_WORDS:
                 latin = aliases.latin(word) if aliases else None
                 groups.append(({word} | ({latin.lower()} if latin else set()), set()))
         return groups

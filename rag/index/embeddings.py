@@ -8,7 +8,9 @@
 
 Large batches of passages (an ingest) are encoded by forms of both that are faster and larger,
 made for the batch and dropped after it (≈ 0.3 s to load, ≈ 6 ms a passage saved): e5 with float
-matrices, USE on OpenVINO (``rag.models.loading.bulk_embedder``, ``bulk_use``).
+matrices, USE on OpenVINO (``rag.models.loading.bulk_embedder``, ``bulk_use``). Smaller batches of
+an ingest get an e5 encoder of their own too, the same as the questions' (``passage_embedder``), so
+that a server's question encoder never keeps the memory of chunk-sized inputs.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import os
 import numpy as np
 
 from rag.config import Config
-from rag.models.loading import bulk_embedder, bulk_use, load_embedder, load_use
+from rag.models.loading import bulk_embedder, bulk_use, load_embedder, load_use, passage_embedder
 
 FIELDS = ("e5", "use")
 BULK_PASSAGES = 256  # a batch of passages this large is encoded by the bulk forms
@@ -51,10 +53,13 @@ class Embedder:
     def __init__(self, cfg: Config):
         self.cfg = cfg
 
-    def _encode(self, field: str, texts: list[str], kind: str, progress: bool) -> np.ndarray:
+    def _encode(self, field: str, texts: list[str], kind: str, progress: bool, indexing: bool = False) -> np.ndarray:
         bulk = kind == "passage" and len(texts) >= BULK_PASSAGES
         if field == "e5":
-            encoder = bulk_embedder(self.cfg) if bulk else load_embedder(self.cfg)
+            if bulk:
+                encoder = bulk_embedder(self.cfg)
+            else:
+                encoder = passage_embedder(self.cfg) if indexing else load_embedder(self.cfg)
             return encoder.encode(texts, kind, progress=progress)
         if bulk:
             return bulk_use(self.cfg).encode(texts)
@@ -62,11 +67,12 @@ class Embedder:
             out = [load_use(self.cfg).encode(texts[i:i + 64]) for i in range(0, len(texts), 64)]
         return _normalise(np.vstack(out))
 
-    def passages(self, texts: list[str], progress: bool = False,
-                 fields: tuple[str, ...] = FIELDS) -> dict[str, np.ndarray]:
+    def passages(self, texts: list[str], progress: bool = False, fields: tuple[str, ...] = FIELDS,
+                 indexing: bool = False) -> dict[str, np.ndarray]:
+        """``indexing``: chunks of an ingest (e5 then runs on an encoder of the batch's own)."""
         if not texts:
             return {f: np.zeros((0, 1), dtype=np.float32) for f in fields}
-        return {f: self._encode(f, texts, "passage", progress) for f in fields}
+        return {f: self._encode(f, texts, "passage", progress, indexing) for f in fields}
 
     def queries(self, texts: list[str], fields: tuple[str, ...] = FIELDS) -> dict[str, np.ndarray]:
         return {f: self._encode(f, texts, "query", False) for f in fields}

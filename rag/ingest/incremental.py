@@ -126,7 +126,7 @@ def ingest(paths: list[Path], cfg: Config, rebuild: bool = False, progress: bool
             report.generation, report.chunks = old.generation, len(old.chunks)
             return report
         new_chunks = [c for d in todo for c in split_document(d, cfg.chunk_size, cfg.chunk_overlap)]
-        new_vectors = Embedder(cfg).passages([c.text for c in new_chunks], progress=progress)
+        new_vectors = Embedder(cfg).passages([c.text for c in new_chunks], progress=progress, indexing=True)
         fresh: dict[str, list[int]] = {}
         for row, chunk in enumerate(new_chunks):
             fresh.setdefault(chunk.doc_id, []).append(row)

@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 PROMPTS = {"query": "query: ", "passage": "passage: "}
 MAX_TOKENS = 512
 BATCH = 16  # 16 and 8 encode ≈ 10 % faster than 32 on 2 cores (docs/experiments/speed.md)
+# rows × tokens of a batch at most: OpenVINO keeps memory for the largest batch a graph has run,
+# 16 passages of 512 tokens cost a server ≈ 140 MB for good, 4 of them ≈ 20 MB
+TOKEN_BUDGET = 2048
 
 
 class E5Encoder:
@@ -39,11 +42,17 @@ class E5Encoder:
         order = np.argsort([len(e.ids) for e in encodings], kind="stable")
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         meter = _Progress(len(texts), progress)
-        for i in range(0, len(texts), BATCH):
-            rows = order[i:i + BATCH]
+        i = 0
+        while i < len(texts):
+            # sorted by length: the batch's last row is its longest
+            size = BATCH
+            while size > 1 and len(encodings[order[min(i + size, len(texts)) - 1]].ids) * size > TOKEN_BUDGET:
+                size //= 2
+            rows = order[i:i + size]
             ids, mask = padded([encodings[r] for r in rows], self.tokenizer.pad_id)
             out[rows] = self.graph.run({"input_ids": ids, "attention_mask": mask})[0]
             meter.advance(len(rows))
+            i += size
         return out
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import queue
 import shutil
 import threading
 from pathlib import Path
@@ -74,9 +75,14 @@ def weight_only_int8(source: Path, target: Path, matmuls: bool = True) -> Path:
     return target
 
 
+MAX_REQUESTS = 2  # inference requests a graph keeps: each holds its own activation buffers
+
+
 class OpenVinoGraph:
     """A compiled graph; ``run(inputs)`` → its outputs as numpy arrays. Safe to call from several
-    threads (one inference request each)."""
+    threads: they share at most ``MAX_REQUESTS`` inference requests (a server's many worker threads
+    would otherwise each keep one for good). The CPU plugin keeps memory for the largest input it
+    has run: callers bound their batches (``rag.models.e5_onnx.TOKEN_BUDGET``)."""
 
     def __init__(self, source, threads: int | None = None):
         """``source``: an ONNX graph's path (its compiled copy cached beside it) or an
@@ -84,15 +90,28 @@ class OpenVinoGraph:
         settings = {"INFERENCE_NUM_THREADS": threads or max(1, os.cpu_count() or 1), "PERFORMANCE_HINT": "LATENCY"}
         self.compiled = _compile_cached(source, settings) if isinstance(source, Path) else \
             _core().compile_model(source, "CPU", settings)
-        self._local = threading.local()
+        self._idle: queue.LifoQueue = queue.LifoQueue()
+        self._made = 0
+        self._lock = threading.Lock()
+
+    def _borrow(self):
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            with self._lock:
+                if self._made < MAX_REQUESTS:
+                    self._made += 1
+                    return self.compiled.create_infer_request()
+            return self._idle.get()
 
     def run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
-        request = getattr(self._local, "request", None)
-        if request is None:
-            request = self._local.request = self.compiled.create_infer_request()
-        result = request.infer(inputs)
-        # copies: the request reuses its output buffers at the next call
-        return [np.array(result[out]) for out in self.compiled.outputs]
+        request = self._borrow()
+        try:
+            result = request.infer(inputs)
+            # copies: the request reuses its output buffers at the next call
+            return [np.array(result[out]) for out in self.compiled.outputs]
+        finally:
+            self._idle.put(request)
 
 
 def _compile_cached(path: Path, settings: dict):

@@ -132,6 +132,20 @@ def pos_words(text: str) -> tuple[tuple[str, str, int, int], ...]:
     return tuple(out)
 
 
+def words_of(text: str) -> list[tuple[str, int, int]]:
+    """jieba's words of ``text`` (precise mode, no tagging): (folded word, start, end)."""
+    out, pos = [], 0
+    for word in _jieba().lcut(fold(text)):
+        out.append((word, pos, pos + len(word)))
+        pos += len(word)
+    return out
+
+
+def jieba_frequency(folded_word: str) -> int:
+    """How often jieba's dictionary counts a (folded) word; 0 for a word it does not hold."""
+    return _jieba().dt.FREQ.get(folded_word, 0)
+
+
 def tokenize(text: str) -> list[str]:
     """Tokens for BM25: jieba words (search mode) for Chinese runs, words elsewhere."""
     tokens = []
