@@ -123,6 +123,26 @@ def cmd_fit_quotes(args) -> int:
     return 0
 
 
+def cmd_eval_documents(args) -> int:
+    from rag_train.documents_eval import run
+
+    cfg = config_from_args(args)
+    with tempfile.TemporaryDirectory() as tmp:
+        report = run(cfg, Path(args.work or tmp))
+    if args.json:
+        emit(report)
+        return 0
+    o = report["overall"]
+    log.info("%d files, %d questions: hit %.3f, citation %.3f, answered %.3f; whole answering sentence quoted "
+             "for %.3f of the hits", report["files"], report["questions"], o["hit"], o["citation"], o["answered"],
+             report["whole_sentence_of_hits"])
+    for name in ("by_lang", "by_format"):
+        for key, row in report[name].items():
+            log.info("  %-6s n=%2d hit %.3f", key, row["n"], row["hit"])
+    log.info("site furniture in chunks: %s", ", ".join(report["furniture_in_chunks"]) or "none")
+    return 0
+
+
 def register(verb) -> None:
     """Add the training verbs to the ``rag`` command (``verb`` is ``rag.cli``'s verb factory)."""
     data_help = "folder with the SQuAD-format training files (e.g. ../shared/qa-train)"
@@ -175,6 +195,11 @@ def register(verb) -> None:
                    help="articles indexed (the others give fragments that are not in the index)")
     s.add_argument("--work", type=Path, default=None, help="keep the documents and the index here")
     s.add_argument("--out", type=Path, default=None, help="where to write (default: the configured models/quotes.json)")
+
+    s = verb("eval-documents", cmd_eval_documents, "Document evaluation: web pages, PDFs, Word files and EPUBs "
+             "in three languages (data/documents) built, indexed and asked through `rag ask --json -`.")
+    s.add_argument("--work", type=Path, default=None, help="keep the files and their index here")
+    s.add_argument("--json", action="store_true", help="print the report as JSON, a row per question")
 
     s = verb("eval-open", cmd_eval_open, "Open-corpus evaluation: DRCD test articles, FacQA held-out passages "
                                          "(and CMRC held-out articles with --data) in one index, questions in "

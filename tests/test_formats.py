@@ -109,3 +109,25 @@ def test_bundled_corpus_titles_are_headlines(built_index):
     titles = {d.doc_id[:3]: d.title for d in built_index.documents.values()}
     assert titles["002"] == "2022,又一批AI大牛从大厂出走了"
     assert titles["003"] == "互联网留不住科学家"
+
+
+def test_the_document_set_builds_into_clean_titled_documents(tmp_path):
+    """``rag eval-documents``' twelve files: each reads with its own title and none of its furniture."""
+    import json
+
+    from rag_train.docset import FURNITURE, build
+    from rag_train.documents_eval import FOLDER
+
+    specs = {d["file"]: d for d in json.loads((FOLDER / "documents.json").read_text(encoding="utf-8"))}
+    paths = build(FOLDER / "documents.json", tmp_path)
+    assert len(paths) >= 12 and {p.suffix for p in paths} == {".html", ".pdf", ".docx", ".epub"}
+    questions = [json.loads(line) for line in (FOLDER / "questions.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(questions) >= 40 and {q["lang"] for q in questions} == {"en", "zh", "id"}
+    for path in paths:
+        doc = load_document(path, 10**7)
+        assert doc.title == specs[path.name]["title"], path.name
+        assert not any(f in doc.original for f in FURNITURE), path.name
+        header = specs[path.name].get("header")
+        assert not header or header not in doc.original, path.name
+    for q in questions:
+        assert q["sentence"] in load_document(tmp_path / q["doc"], 10**7).original, q["id"]

@@ -21,16 +21,24 @@ from rag.text.language import fold
 
 def _named_rows(doc: Document, question: str) -> set[str]:
     """Rows of ``doc``'s tables the question points at: it writes the row's label, or one of the
-    row's cells ("Which station opened in 2004?"), as whole words."""
+    row's cells ("Which station opened in 2004?"), as whole words (every word of a label of several)."""
     folded = fold(question)
     text = doc.original
     return {c.row for c in doc.cells if c.row and _names(folded, fold(text[c.start:c.end]))}
 
 
 def _names(folded_question: str, label: str) -> bool:
+    """The label as written, or (a label of several words: "Port Alden – Merrow") each of its words."""
     if len(label) < 2:
         return False
-    return re.search(rf"(?<![^\W_]){re.escape(label)}(?![^\W_])", folded_question) is not None
+    words = re.findall(r"[^\W_]+", label)
+    if len(words) > 1 and all(len(w) > 1 for w in words):
+        return all(_word_in(folded_question, w) for w in words)
+    return _word_in(folded_question, label)
+
+
+def _word_in(folded_question: str, word: str) -> bool:
+    return re.search(rf"(?<![^\W_]){re.escape(word)}(?![^\W_])", folded_question) is not None
 
 
 def _cleaned_bounds(doc: Document, cell: Cell) -> tuple[int, int]:

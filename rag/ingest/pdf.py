@@ -102,7 +102,8 @@ def _key(text: str) -> str:
 
 
 def _without_furniture(pages: list[tuple[float, list[Line]]]) -> list[list[Line]]:
-    """Drop margin lines that repeat on other pages (numbers aside) and bare page numbers."""
+    """Drop margin lines that repeat on other pages (numbers aside), bare page numbers, and lines in
+    the top margin set smaller than the body text (a running head, also on a one-page file)."""
     def margin(height: float, lines: list[Line]) -> list[Line]:
         return [ln for ln in lines if ln.bottom < height * MARGIN or ln.top > height * (1 - MARGIN)]
 
@@ -111,10 +112,13 @@ def _without_furniture(pages: list[tuple[float, list[Line]]]) -> list[list[Line]
         for key in {_key(ln.text) for ln in margin(height, lines)}:
             seen[key] = seen.get(key, 0) + 1
     repeated = {k for k, n in seen.items() if n >= 2 and n >= len(pages) / 2}
+    sizes = [ln.size for _, lines in pages for ln in lines]
+    body = statistics.median(sizes) if sizes else 0.0
     out = []
     for height, lines in pages:
         furniture = {id(ln) for ln in margin(height, lines)
-                     if _key(ln.text) in repeated or _PAGE_NUMBER.match(ln.text.strip())}
+                     if _key(ln.text) in repeated or _PAGE_NUMBER.match(ln.text.strip())
+                     or (ln.bottom < height * MARGIN and ln.size < 0.9 * body)}  # a running head in small type
         out.append([ln for ln in lines if id(ln) not in furniture])
     return out
 
