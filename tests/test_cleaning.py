@@ -69,3 +69,13 @@ def test_seed_documents_clean_without_losing_the_map():
         mt = clean(original)
         check_map(original, mt)
         assert "(xù)" not in mt.text and "\ufffd" not in mt.text
+
+
+def test_markup_left_in_text_is_removed_and_comparisons_are_not():
+    from rag.ingest.cleaning import clean
+
+    cleaned = clean("在衰落期做教育?!?/p>\nLine<br/>two and <p class=\"x\">three</p>; if a<b and c>d")
+    assert cleaned.text == "在衰落期做教育?!\nLinetwo and three; if a<b and c>d"
+    start = cleaned.text.index("three")
+    o0, o1 = cleaned.original_span(start, start + 5)
+    assert "在衰落期做教育?!?/p>\nLine<br/>two and <p class=\"x\">three</p>; if a<b and c>d"[o0:o1] == "three"

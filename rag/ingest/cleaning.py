@@ -130,6 +130,16 @@ def boilerplate_lines(text: str) -> list[Edit]:
     return edits
 
 
+# tags left in text saved from a web page, their "<" sometimes lost to a failed conversion ("?/p>")
+_MARKUP = re.compile(r"""(?:<|(?<=\S)\?)/?(?:p|br|div|span|strong|em|b|i|li|ul|ol|h[1-6])"""
+                     r"""(?:\s+[\w-]+=(?:"[^"<>]*"|'[^'<>]*'|[^\s<>]+))*\s*/?>""", re.IGNORECASE)
+
+
+def markup_residue(text: str) -> list[Edit]:
+    """HTML tags left in plain text ("</p>", "<br/>", and "?/p>" whose "<" was lost)."""
+    return [(m.start(), m.end(), "") for m in _MARKUP.finditer(text)]
+
+
 def duplicate_lines(text: str, min_chars: int = 8) -> list[Edit]:
     """Lines repeating an earlier line (a duplicated article body, a repeated title)."""
     seen: set[str] = set()
@@ -153,7 +163,7 @@ def whitespace(text: str) -> list[Edit]:
     return edits
 
 
-STEPS = (junk_characters, pinyin_annotations, boilerplate_lines, duplicate_lines, whitespace)
+STEPS = (junk_characters, pinyin_annotations, markup_residue, boilerplate_lines, duplicate_lines, whitespace)
 
 
 def clean(original: str, steps=STEPS) -> MappedText:
