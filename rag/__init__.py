@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.12.0"
+__version__ = "0.13.0"
 __all__ = ["QA", "Config", "Result", "Turn", "Filters", "RagError", "ingest"]
 
 _EXPORTS = {
