@@ -225,7 +225,7 @@ def build_app(qa: QA) -> gr.Blocks:
 
 def _fewer_malloc_arenas(arenas: int = 2) -> None:
     """glibc gives each thread that allocates its own malloc arena, and a server's worker threads keep
-    theirs half empty: two arenas save ≈ 20 MB after a session of uploads (glibc only; elsewhere a
+    theirs half empty: two arenas save ≈ 20 MB after uploads and questions (glibc only; elsewhere a
     no-op). mallopt rather than MALLOC_ARENA_MAX: the variable only counts when set before start."""
     import ctypes
     import ctypes.util
