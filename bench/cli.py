@@ -16,9 +16,10 @@ def cmd_bench(args) -> int:
     from rag_bench.run import BenchSettings, run
 
     report = run(config_from_args(args), BenchSettings(questions=args.questions, quick=args.quick, work=args.work))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False))
-    log.info("bench report written to %s", args.out)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False))
+        log.info("bench report written to %s", args.out)
     if args.plot:
         log.info("plot written to %s", plot(report, args.plot))
     if args.json:
@@ -35,7 +36,7 @@ def register(verb) -> None:
     s.add_argument("--quick", action="store_true", help="a small run (well under a minute of measuring)")
     s.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
     s.add_argument("--questions", type=Path, default=None, help="JSONL questions (default: bench/questions.jsonl)")
-    s.add_argument("--out", type=Path, default=Path("bench.json"), help="where to write the JSON report")
+    s.add_argument("--out", type=Path, default=None, help="also write the JSON report into this file (e.g. docs/bench.json)")
     s.add_argument("--plot", type=Path, default=None, help="also draw latency vs corpus size (e.g. docs/bench.png)")
     s.add_argument("--work", type=Path, default=None, help="keep the benchmark's indexes in this folder")
     s.add_argument("--reader", choices=["neural", "sentence"], default=None)

@@ -40,6 +40,37 @@ def percentiles(values: list[float]) -> dict:
                 max=round(float(v.max()), 1))
 
 
+# CPU features that decide how fast the models run here (OpenVINO computes in bf16 with AMX or
+# AVX-512 BF16, in f32 elsewhere; VNNI speeds int8)
+CPU_FEATURES = ("amx_bf16", "amx_int8", "avx512_bf16", "avx512_vnni", "avx_vnni", "avx512f", "avx2")
+
+
+def cpu() -> dict:
+    """The CPU's model name and the features of ``CPU_FEATURES`` it has (Linux /proc/cpuinfo; elsewhere
+    the platform's processor string and no features), with the precision OpenVINO infers in."""
+    import platform
+
+    name, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                name = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+                break
+    except OSError:
+        pass
+    try:
+        import openvino as ov
+
+        hint = ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT")
+        precision = hint.get_type_name() if hasattr(hint, "get_type_name") else str(hint)
+    except Exception:  # noqa: BLE001 - no OpenVINO, or a CPU plugin that does not say: not reported
+        precision = None
+    return dict(model=name, features=[f for f in CPU_FEATURES if f in flags], openvino_precision=precision)
+
+
 def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 

@@ -7,7 +7,10 @@ from pathlib import Path
 
 def format_table(r: dict) -> str:
     q = r["queries"]
+    cpu = r["machine"].get("cpu") or {}
     lines = [
+        f"CPU: {cpu.get('model', '?')} × {r['machine']['cpus']} ({', '.join(cpu.get('features', [])) or 'no listed features'}); "
+        f"OpenVINO infers in {cpu.get('openvino_precision')}; reader runtime {r['machine'].get('reader_runtime')}",
         f"seed corpus: {r['cold']['documents']} documents, {r['cold']['chunks']} chunks; "
         f"{r['questions']} questions; reader {r['reader']}",
         "",

@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag_bench.common import QUESTIONS, load_questions
+from rag_bench.common import QUESTIONS, cpu, load_questions
 from rag_bench.haystack import bench_haystack
 from rag_bench.latency import bench_cold, bench_queries, bench_warm_ingest
 from rag_bench.milvus import bench_milvus
@@ -76,7 +76,8 @@ def run(cfg: Config, settings: BenchSettings) -> dict:
     ours = queries["total"]["p50"]
     theirs = haystack["total"]["p50"] if haystack.get("available") else None
     return dict(
-        machine=dict(cpus=os.cpu_count(), python=sys.version.split()[0], quick=settings.quick),
+        machine=dict(cpus=os.cpu_count(), cpu=cpu(), python=sys.version.split()[0], quick=settings.quick,
+                     reader_runtime=cfg.reader_runtime),
         questions=len(items), reader=cfg.reader,
         ask_p50_ms=ours, ask_p95_ms=queries["total"]["p95"], ask_max_ms=queries["total"]["max"],
         embedding_p50_ms=queries["embedding"]["p50"], retrieval_p50_ms=queries["retrieval"]["p50"],

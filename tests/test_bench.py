@@ -7,16 +7,19 @@ import os
 import subprocess
 import sys
 
-from rag.config import PROJECT_ROOT
-
 
 def test_quick_bench_reports_every_field(tmp_path):
-    out = tmp_path / "bench.json"
+    out = tmp_path / "reports" / "quick.json"
+    here = tmp_path / "cwd"
+    here.mkdir()
     proc = subprocess.run([sys.executable, "-m", "rag.cli", "-q", "bench", "--quick", "--json", "--out", str(out)],
-                          capture_output=True, text=True, cwd=PROJECT_ROOT, env=os.environ.copy(), timeout=900)
+                          capture_output=True, text=True, cwd=here, env=os.environ.copy(), timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout)
     assert json.loads(out.read_text()) == report
+    assert not list(here.iterdir()), "files are written only where --out says"
+    cpu = report["machine"]["cpu"]
+    assert cpu["model"] and isinstance(cpu["features"], list) and report["machine"]["reader_runtime"]
     assert 0 < report["ask_p50_ms"] <= report["ask_p95_ms"] <= report["ask_max_ms"]
     for key in ("embedding_p50_ms", "retrieval_p50_ms", "reading_p50_ms"):
         assert 0 <= report[key] <= report["ask_max_ms"]
