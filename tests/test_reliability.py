@@ -330,8 +330,8 @@ def test_answers_continue_while_index_is_replaced(cfg, built_index, tmp_path, re
 def test_no_pickle_and_no_shell(record_property):
     from rag.config import PROJECT_ROOT
 
-    sources = list((PROJECT_ROOT / "rag").glob("*.py")) + list((PROJECT_ROOT / "ui").glob("*.py"))
+    sources = sorted((PROJECT_ROOT / "rag").rglob("*.py")) + sorted((PROJECT_ROOT / "ui").rglob("*.py"))
     bad = re.compile(r"\bimport pickle\b|pickle\.load|allow_pickle\s*=\s*True|shell\s*=\s*True|os\.system\(|os\.popen\(")
-    hits = [f"{p.name}:{n}" for p in sources for n, line in enumerate(p.read_text().splitlines(), 1) if bad.search(line)]
+    hits = [f"{p.relative_to(PROJECT_ROOT)}:{n}" for p in sources for n, line in enumerate(p.read_text().splitlines(), 1) if bad.search(line)]
     assert not hits, hits
     record_property("observed", f"{len(sources)} modules scanned, none")
