@@ -51,6 +51,8 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "reliability(case, expected): a reliability case for docs/reliability.md")
+    config.addinivalue_line("markers", "slow: process-level tests (app server and browser, Milvus server, benchmark, "
+                                       "crashes, cold first runs); `pytest -m \"not slow\"` is the quick loop")
 
 
 @pytest.hookimpl(hookwrapper=True)

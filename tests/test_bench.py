@@ -7,6 +7,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow  # a whole benchmark run
+
 
 def test_quick_bench_reports_every_field(tmp_path):
     out = tmp_path / "reports" / "quick.json"

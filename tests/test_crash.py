@@ -14,6 +14,8 @@ from rag.index.store import current_generation, load_index
 
 from .conftest import corpus_files
 
+pytestmark = pytest.mark.slow  # processes killed in the middle of an ingest
+
 KILLS = 20
 
 

@@ -25,6 +25,8 @@ from .conftest import rag
 
 pytest.importorskip("pymilvus", reason="the [milvus] extra is not installed (pip install -e '.[milvus]')")
 
+pytestmark = pytest.mark.slow  # a Milvus server and Milvus Lite
+
 QUESTIONS = ["Which deep learning framework does FAIR rely on?", "周伯文是哪一年出任京东集团副总裁的?",
              "Siapa direktur ByteDance AI Labs yang bergabung dengan UCSB?", "What is the boiling point of tungsten?"]
 

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # two cold first runs converting the models
+
 QUESTION = "Which deep learning framework does FAIR rely on?"
 
 

@@ -73,7 +73,7 @@ def decode_bytes(data: bytes, path: Path | str = "<bytes>") -> str:
             except UnicodeDecodeError as exc:
                 raise DocumentError(path, f"starts with a {codec} byte-order mark but does not decode ({exc.reason})") from exc
     if b"\x00" in data[:8192]:
-        raise DocumentError(path, "looks binary (NUL bytes); give a text, HTML or PDF file")
+        raise DocumentError(path, "looks binary (NUL bytes); give a text, HTML, PDF, Word or EPUB file")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
