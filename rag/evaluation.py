@@ -11,16 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import InputError
-from rag.text.language import CJK, WORD, fold
+from rag.text.language import CJK, WORD, fold, normalize_answer
 
 log = logging.getLogger(__name__)
-
-_PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
-
-
-def normalize_answer(text: str) -> str:
-    """Folded script, lower case, no spaces or punctuation: "2022 年 3 月" == "2022年3月"."""
-    return _PUNCT.sub("", fold(text))
 
 
 # one Chinese character, or a run of other letters and digits

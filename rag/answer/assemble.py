@@ -16,11 +16,10 @@ from dataclasses import asdict, dataclass, field, replace
 
 from rag.answer.fragments import context, widen
 from rag.answer.support import key_terms, support
-from rag.evaluation import normalize_answer
 from rag.index.store import Index
 from rag.reader.base import Span
 from rag.text.aliases import Aliases
-from rag.text.language import CJK
+from rag.text.language import CJK, normalize_answer
 
 _SPACE = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"[。！？!?\n]|(?<=[a-z0-9)\]])\.(?=\s)")

@@ -53,6 +53,15 @@ def fold(text: str) -> str:
     return "".join(out)
 
 
+_PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def normalize_answer(text: str) -> str:
+    """Folded script, lower case, no spaces or punctuation: "2022 年 3 月" == "2022年3月" (answers that
+    are the same answer; the metrics compare on it too)."""
+    return _PUNCT.sub("", fold(text))
+
+
 def cjk_share(text: str) -> float:
     """Fraction of letters that are CJK ideographs."""
     letters = [c for c in text if c.isalpha()]
