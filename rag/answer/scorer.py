@@ -21,8 +21,7 @@ import numpy as np
 from rag.errors import ModelError
 from rag.reader.base import sigmoid
 from rag.text.crosslingual import translate_words
-from rag.text.language import (CJK, fold, normalize_answer, pinyin_spans, pinyin_tokens, query_pinyin_tokens,
-                               tokenize)
+from rag.text.language import CJK, fold, normalize_answer, pinyin_spans, pinyin_tokens, query_pinyin_tokens, tokenize
 
 FEATURES = ("margin", "gap", "null", "rank", "retrieval_gap", "dense", "top_dense", "support",
             "length", "echo", "type_match", "type_mismatch", "latin_question", "context_match",
