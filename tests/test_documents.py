@@ -44,3 +44,12 @@ def test_size_limit(tmp_path):
     path.write_text("a" * 2000)
     with pytest.raises(DocumentError, match="limit"):
         load_document(path, 1000)
+
+
+def test_a_page_whose_body_has_furniture_classes_keeps_its_article(tmp_path):
+    path = tmp_path / "page.html"
+    path.write_text("<html><body class='has-sidebar nav-open'><main class='menu-wrap'><p>Kessel is a village of "
+                    "900 people by the lake, with a school and a harbour.</p></main>"
+                    "<div class='sidebar'>Most read: storm closes the airport</div></body></html>")
+    doc = load_document(path, 10**6)
+    assert "village of 900 people" in doc.original and "Most read" not in doc.original

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 _BLOCKS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dt", "dd", "blockquote", "pre", "figcaption",
            "caption", "address", "td", "th", "div", "section", "article", "main", "body"}
+_FRAME = {"html", "body", "main", "article"}
 _FURNITURE_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "nav", "header", "footer",
                    "aside", "form", "button", "select")
 # class / id words of site furniture (kept to whole-word matches: "navigation" but not "canvas")
@@ -112,7 +113,8 @@ def _drop_furniture(tree) -> None:
         if el.tag != "header" or not any(a.tag in ("article", "main") for a in el.iterancestors()):
             el.drop_tree()
     for el in list(tree.iter()):
-        if isinstance(el.tag, str) and el.getparent() is not None and _FURNITURE.search(
+        # the page's frame stays whatever its classes say (<body class="has-sidebar">)
+        if isinstance(el.tag, str) and el.tag not in _FRAME and el.getparent() is not None and _FURNITURE.search(
                 f"{el.get('class', '')} {el.get('id', '')} {el.get('role', '')}"):
             el.drop_tree()
 
