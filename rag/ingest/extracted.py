@@ -1,8 +1,8 @@
 """What a file reader hands on: the text the user sees, with its title, date, pages and table cells.
 
-Readers of structured formats (web pages, PDFs, Word, EPUB) build the text block by block
-with ``TextBuilder``, which records where each page starts and where each table cell lies,
-so a citation can say "p. 2" or "row Harlow, column Opened" by offsets alone.
+Readers of web pages, Word files and EPUBs build the text block by block with ``TextBuilder``,
+which records where each table cell lies; the PDF reader records where each page starts. So a
+citation can say "p. 2" or "row Harlow, column Opened" by offsets alone.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ class TextBuilder:
 
     parts: list[str] = field(default_factory=list)
     length: int = 0
-    pages: list[int] = field(default_factory=list)
     cells: list[Cell] = field(default_factory=list)
     _kind: str = ""  # of the last block: list items follow items, and rows rows, on the next line
 
@@ -62,10 +61,6 @@ class TextBuilder:
         text = " ".join(text.split())
         if text:
             self._put(marker + text, "item")
-
-    def page(self) -> None:
-        """The next block starts a new page."""
-        self.pages.append(self.length + (2 if self.parts else 0))
 
     def table(self, rows: list[list[str]], header: list[str] | None = None) -> None:
         """Each row on its own line, every cell after the first with its column header: the row is
@@ -100,4 +95,4 @@ class TextBuilder:
             self.cells += [replace(c, start=c.start + start, end=c.end + start) for c in other.cells]
 
     def build(self, title: str = "", date: str = "") -> Extracted:
-        return Extracted("".join(self.parts), title.strip(), date, tuple(self.pages), tuple(self.cells))
+        return Extracted("".join(self.parts), title.strip(), date, cells=tuple(self.cells))
