@@ -69,18 +69,17 @@ def _walk(el, out: TextBuilder) -> None:
             for item in child.iter("item"):
                 out.item(_text(item))
         elif tag == "table":
-            rows, header = [], None
-            for row in child.iter("row"):
-                cells = [_text(c) for c in row.iter("cell")]
-                if header is None and not rows and all(c.get("role") == "head" for c in row.iter("cell")):
-                    header = cells
-                else:
-                    rows.append(cells)
-            out.table(rows, header)
+            _table(out, [[(_text(c), c.get("role") == "head") for c in row.iter("cell")] for row in child.iter("row")])
         elif len(child):
             _walk(child, out)
         elif (child.text or "").strip():
             out.block(child.text)
+
+
+def _table(out: TextBuilder, rows: list[list[tuple[str, bool]]]) -> None:
+    """A table's rows of (cell text, whether a header cell): a first row of header cells is the header."""
+    header = [text for text, _ in rows[0]] if rows and all(head for _, head in rows[0]) else None
+    out.table([[text for text, _ in row] for row in rows[0 if header is None else 1:]], header)
 
 
 def markup_blocks(markup: str | bytes, title: str = "") -> Extracted:
@@ -139,14 +138,8 @@ def _page_title(tree) -> str:
 def _blocks(el, out: TextBuilder) -> None:
     tag = el.tag if isinstance(el.tag, str) else ""
     if tag == "table":
-        rows, header = [], None
-        for tr in el.iter("tr"):
-            cells = [" ".join(c.text_content().split()) for c in tr if c.tag in ("td", "th")]
-            if header is None and not rows and all(c.tag == "th" for c in tr if c.tag in ("td", "th")):
-                header = cells
-            else:
-                rows.append(cells)
-        out.table(rows, header)
+        _table(out, [[(" ".join(c.text_content().split()), c.tag == "th") for c in tr if c.tag in ("td", "th")]
+                     for tr in el.iter("tr")])
         return
     if tag in ("ul", "ol"):
         for li in el:
