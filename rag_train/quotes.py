@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer.quotes import EXACT, MEANING, NO_RIVAL, OVERLAP, QuoteJudge, find_quote
+from rag.answer.quotes import EXACT, MEANING, OVERLAP, QuoteJudge, find_quote, rival
 from rag.config import Config
 from rag.text.language import CJK
 from rag_train.linear import fit_logistic
@@ -149,10 +149,9 @@ def fit(cfg: Config, data_dir: Path, articles: int = 20, work: Path | None = Non
 
     overlaps = [(ms[0].score, right(f, ms[0])) for f, ms in looked if ms[0].kind == OVERLAP]
     overlap, overlap_figures = best_threshold(overlaps)
-    meaning = [(f, ms[0]) for f, ms in looked if ms[0].kind == MEANING]
-    x = np.array([[m.score, m.score - max((o.score for o in ms if o.source != m.source), default=NO_RIVAL)]
-                  for (f, m), (_, ms) in zip(meaning, [(f, ms) for f, ms in looked if ms[0].kind == MEANING])])
-    y = np.array([float(right(f, m)) for f, m in meaning])
+    meaning = [(f, ms) for f, ms in looked if ms[0].kind == MEANING]
+    x = np.array([[ms[0].score, ms[0].score - rival(ms[0], ms)] for _, ms in meaning])
+    y = np.array([float(right(f, ms[0])) for f, ms in meaning])
     w, b = fit_logistic(x, y, l2=L2)
     judge = QuoteJudge(overlap, (float(w[0]), float(w[1]), b))
     by_how: dict[str, dict] = {}  # as judged: how often each kind of fragment is called close, and rightly

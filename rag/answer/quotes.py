@@ -55,6 +55,11 @@ class QuoteMatch:
 NO_RIVAL = 0.3  # the score a best match is compared with when no other document has a match
 
 
+def rival(match: QuoteMatch, matches: list[QuoteMatch]) -> float:
+    """The best score among ``matches`` in another document than ``match``'s (``NO_RIVAL`` if none)."""
+    return max((o.score for o in matches if o.source != match.source), default=NO_RIVAL)
+
+
 @dataclass(frozen=True)
 class QuoteJudge:
     """How likely a match is the fragment's source: exact 1; an overlap, the share found, close from
@@ -88,8 +93,7 @@ class QuoteJudge:
     def judge(self, matches: list[QuoteMatch]) -> list[QuoteMatch]:
         out = []
         for m in matches:
-            rival = max((o.score for o in matches if o.source != m.source), default=NO_RIVAL)
-            p = self.confidence(m, rival)
+            p = self.confidence(m, rival(m, matches))
             close = m.exact or (p >= self.overlap if m.kind == OVERLAP else p >= 0.5)
             out.append(replace(m, confidence=round(p, 4), close=close))
         return out
@@ -191,12 +195,17 @@ def overlap(frag: str, sk: str) -> tuple[tuple[int, int], float] | None:
 
 
 _PHRASE_END = re.compile(r"[，,、。！？!?；;：:\n「」『』“”\"（）()]+")
-
-
 _JOIN = re.compile(r"\s*[，,、；;：:]\s*")
-
-
 _SENTENCE_END = re.compile(r"[。！？!?\n]+|(?<=[^\W\d_]{2})\.(?=\s)")
+
+
+def _strip(text: str, a: int, b: int) -> tuple[int, int]:
+    """[a, b) without the whitespace at its ends."""
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b
 
 
 def phrases(text: str) -> list[tuple[int, int]]:
@@ -216,11 +225,7 @@ def phrases(text: str) -> list[tuple[int, int]]:
     sentences, pos = [], 0
     for m in list(_SENTENCE_END.finditer(text)) + [None]:
         end = m.end() if m else len(text)
-        a, b = pos, end
-        while a < b and text[a].isspace():
-            a += 1
-        while b > a and text[b - 1].isspace():
-            b -= 1
+        a, b = _strip(text, pos, end)
         if b > a and (a, b) not in found and sum(1 for p in pieces if a <= p[0] and p[1] <= b) > 2:
             sentences.append((a, b))
         pos = end
@@ -250,12 +255,7 @@ def _closest_phrases(retriever: Retriever, fragment: str, passages: list) -> lis
     out, at = [], 0
     for p, ss, short in zip(passages, spans, shortlist):
         best = max(short.tolist(), key=mean.get)
-        a, b = ss[best - at]
-        text = p.chunk.text
-        while a < b and text[a].isspace():
-            a += 1
-        while b > a and text[b - 1].isspace():
-            b -= 1
+        a, b = _strip(p.chunk.text, *ss[best - at])
         out.append((p.chunk.clean_start + a, p.chunk.clean_start + b, max(0.0, mean[best])))
         at += len(ss)
     return out
