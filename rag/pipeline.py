@@ -112,10 +112,9 @@ class QA:
             self._quote_judge = QuoteJudge.load(self.cfg.quote_judge)
         return self._quote_judge
 
-    @property
-    def aliases(self) -> Aliases:
-        """The names the live index's documents spell in both scripts (``rag.text.aliases``)."""
-        index = self.index
+    def _aliases_of(self, index: Index) -> Aliases:
+        """The names ``index``'s documents spell in both scripts (``rag.text.aliases``), found once a
+        generation."""
         path, found = self._aliases
         if path != index.path or found is None:
             found = Aliases(d.cleaned.text for d in index.documents.values())
@@ -175,7 +174,7 @@ class QA:
             spans = lookup_spans(index, retriever, fragment, self.cfg.answers, filters, self.quote_judge)
         else:
             spans = realign(index, self.reader.run(question, passages), question)
-        aliases = self.aliases
+        aliases = self._aliases_of(index)  # the generation this question read, not one loaded since
         answers = assemble(index, spans, self.cfg.answers, self.threshold, question, aliases)
         if not CJK.search(question):
             answers = [replace(a, romanized=romanize(a.text, aliases)) for a in answers]
